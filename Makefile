@@ -1,0 +1,52 @@
+# mathesar.deploy: lint, test and demo from one place. The controller venv lives at .venv.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+# Scenarios of `make test` (all by default), or one: make test SCENARIO=same_host
+SCENARIO ?=
+# Debian suites the same_host scenario runs on; later scenarios run on trixie.
+SUITES ?= trixie bookworm
+INVENTORY ?= inventories/same_host
+# The group_vars folder that holds the vault: mathesar (same_host) or all (separate_hosts).
+GROUP ?= mathesar
+
+.PHONY: help venv lint unit test scenarios demo demo-destroy vault build clean
+
+help:
+	@echo "make demo          provision a local Debian 13 container as the VPS (same-host layout)"
+	@echo "make test          lint, unit tests and every Molecule scenario (SCENARIO=name for one)"
+	@echo "make lint          yamllint, ansible-lint, requirements and collection build"
+	@echo "make vault         create the vault with random secrets (INVENTORY=$(INVENTORY) GROUP=$(GROUP))"
+
+venv:
+	@tests/testbed/venv.sh
+
+lint: venv
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.cache/collections $(BIN)/ansible-galaxy collection install --offline -r requirements.yml
+	$(BIN)/ansible-galaxy collection build --force --output-path .cache/build >/dev/null
+	@echo "lint: ok"
+
+unit: venv
+	$(BIN)/pytest -q -rs tests/unit tests/preflight
+
+scenarios: venv
+	@tests/testbed/run-scenarios.sh $(if $(SCENARIO),$(SCENARIO),) 
+
+test: lint unit scenarios
+
+demo: venv
+	@tests/testbed/demo.sh up
+
+demo-destroy: venv
+	@tests/testbed/demo.sh down
+
+vault:
+	@scripts/create-vault.sh $(INVENTORY) $(GROUP)
+
+build: venv
+	$(BIN)/ansible-galaxy collection build --force
+
+clean:
+	rm -rf .cache

@@ -1,0 +1,144 @@
+"""End-to-end checks of Mathesar behind the reverse proxy, run on the app host of every layout."""
+
+import os
+import re
+import uuid
+
+import pytest
+
+testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar")]
+
+
+def test_http_redirects_to_https(client):
+    response = client.request("GET", "/auth/login/", scheme="http")
+    assert response.status in (301, 302, 307, 308)
+    assert response.header("location").startswith(f"https://{client.domain}/")
+
+
+def test_login_page_over_verified_https(client):
+    # curl checks the chain against the site's CA and the name: a wrong certificate fails the request.
+    response = client.request("GET", "/auth/login/")
+    assert response.status == 200
+    assert "Mathesar" in response.body
+    assert "csrftoken" in response.cookies
+
+
+def test_root_redirects_to_login(client):
+    response = client.request("GET", "/")
+    assert response.status == 302
+    assert response.header("location").startswith("/auth/login/")
+
+
+def test_security_headers(client):
+    response = client.request("GET", "/auth/login/")
+    assert "max-age=31536000" in response.header("strict-transport-security")
+    assert response.header("x-content-type-options") == "nosniff"
+    assert response.header("x-frame-options") == "SAMEORIGIN"
+    assert response.header("referrer-policy") == "same-origin"
+    assert "caddy" not in response.header("server").lower()
+
+
+def test_secure_cookies(client, settings):
+    page = client.request("GET", "/auth/login/")
+    assert re.search(r"csrftoken=[^;]+;.*Secure", page.header("set-cookie"), re.I)
+    login = client.login(settings["admin_user"], settings["admin_password"])
+    assert re.search(r"sessionid=[^;]+;.*Secure", login.header("set-cookie"), re.I)
+
+
+def test_admin_login_with_vault_credentials(client, settings):
+    response = client.login(settings["admin_user"], settings["admin_password"])
+    assert response.status == 302
+    assert "sessionid" in response.cookies
+
+
+def test_wrong_password_is_refused(client, settings):
+    response = client.login(settings["admin_user"], settings["admin_password"] + "x")
+    assert response.status == 200
+    assert "sessionid" not in response.cookies
+
+
+def test_rpc_call(admin):
+    answer = admin.rpc("databases.configured.list")
+    assert "error" not in answer, answer
+    assert isinstance(answer["result"], list)
+
+
+def test_rpc_refuses_anonymous(client):
+    answer = client.rpc("databases.configured.list")
+    assert "error" in answer and "result" not in answer
+
+
+def test_static_asset_compressed_and_cached(client):
+    path = client.static_bundle_path()
+    response = client.request("HEAD", path, headers={"Accept-Encoding": "gzip"})
+    assert response.status == 200
+    assert response.header("content-encoding") in ("gzip", "br", "zstd")
+    cache = response.header("cache-control")
+    assert "max-age=315360000" in cache and "immutable" in cache
+
+
+def test_upload_lands_in_media(admin, host, settings):
+    name = f"upload-{uuid.uuid4().hex[:8]}.csv"
+    local = f"/root/{name}"
+    host.run(f"printf 'id,name\\n1,alpha\\n' > {local}")
+    response = admin.request("POST", "/api/ui/v0/data_files/", upload=("file", local),
+                             headers={"X-CSRFToken": admin.cookies["csrftoken"],
+                                      "Referer": admin.origin() + "/"})
+    host.run(f"rm -f {local}")
+    assert response.status == 201, response.body
+    stored = host.file(f"{settings['root']}/shared/media/{settings['admin_user']}/{name}")
+    assert stored.exists
+    assert stored.user == "mathesar"
+    assert stored.content_string == "id,name\n1,alpha\n"
+
+
+def test_wrong_host_is_refused(client, host):
+    # Through the proxy, a Host that is not the site never reaches Mathesar ...
+    proxied = client.request("GET", "/auth/login/", host_header="evil.example")
+    assert "Mathesar" not in proxied.body
+    # ... and Mathesar itself answers 400 to a Host outside ALLOWED_HOSTS.
+    direct = host.run("curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "
+                      "-H 'X-Forwarded-Proto: https' http://127.0.0.1:8000/auth/login/")
+    assert direct.stdout == "400"
+
+
+def test_foreign_origin_post_is_forbidden(client, settings):
+    client.request("GET", "/auth/login/")
+    response = client.request("POST", "/auth/login/",
+                              data={"username": settings["admin_user"], "password": settings["admin_password"]},
+                              headers={"X-CSRFToken": client.cookies["csrftoken"],
+                                       "Origin": "https://evil.example"})
+    assert response.status == 403
+
+
+def test_gunicorn_listens_on_loopback_only(host):
+    # gunicorn is bound to port 8000 (mathesar_app_listen_port); nothing may listen there but loopback.
+    cmdline = host.run("tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value mathesar)/cmdline").stdout
+    assert "gunicorn" in cmdline and "--bind 127.0.0.1:8000" in cmdline, cmdline
+    listeners = host.run("ss -Htln").stdout
+    on_port = [line.split()[3] for line in listeners.splitlines() if line.split()[3].endswith(":8000")]
+    assert on_port == ["127.0.0.1:8000"], listeners
+
+
+def test_stored_credentials_survive_a_restart(admin, host, standin_only):
+    added = admin.rpc("databases.setup.connect_existing",
+                      {"host": "db.example", "port": 5432, "database": f"d{uuid.uuid4().hex[:6]}",
+                       "role": "reader", "password": "s3cret 'q\" $x"})
+    assert "error" not in added, added
+    assert host.run("systemctl restart mathesar").rc == 0
+    for _ in range(30):
+        probe = host.run("curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-Proto: https' "
+                         f"-H 'Host: {admin.domain}' http://127.0.0.1:8000/auth/login/")
+        if probe.stdout == "200":
+            break
+        host.run("sleep 1")
+    answer = admin.rpc("standin.roles.check_passwords")
+    assert "error" not in answer, answer
+    assert answer["result"]["count"] >= 1
+
+
+@pytest.mark.parametrize("unit", ["mathesar", "caddy"])
+def test_services_enabled_and_running(host, unit):
+    service = host.service(unit)
+    assert service.is_enabled
+    assert service.is_running

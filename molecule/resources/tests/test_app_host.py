@@ -1,0 +1,99 @@
+"""Layout, permissions, sandboxing and secret handling on the app host."""
+
+import os
+import re
+import shlex
+import subprocess
+
+testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar")]
+
+
+def _env_quote(value):
+    for char in ("\\", '"', "$", "`"):
+        value = value.replace(char, "\\" + char)
+    return '"' + value + '"'
+
+
+def test_release_layout(host, settings):
+    root = settings["root"]
+    current = host.file(f"{root}/current")
+    assert current.is_symlink
+    assert current.linked_to == f"{root}/releases/{settings['version']}"
+    assert host.file(f"{root}/releases/{settings['version']}/.venv/bin/gunicorn").exists
+    release = host.file(f"{root}/releases/{settings['version']}")
+    assert release.user == "root" and not release.mode & 0o002
+
+
+def test_service_user_writes_media_only(host, settings):
+    root = settings["root"]
+    media = host.file(f"{root}/shared/media")
+    assert media.user == "mathesar" and media.mode == 0o750
+    can_write = host.run(f"runuser -u mathesar -- test -w {root}/releases/{settings['version']}")
+    assert can_write.rc != 0, "the service user can write the release folder"
+
+
+def test_secret_files_are_not_world_readable(host, settings):
+    env = host.file(f"{settings['root']}/shared/config/mathesar.env")
+    assert env.user == "root" and env.mode == 0o600
+    local = host.file(f"{settings['root']}/shared/config/local.py")
+    assert not local.mode & 0o007
+    config = host.file(f"{settings['root']}/shared/config")
+    assert not config.mode & 0o007
+
+
+def test_environment_carries_the_vault_values_unmangled(host, settings):
+    env = host.file(f"{settings['root']}/shared/config/mathesar.env").content_string
+    assert f"SECRET_KEY={_env_quote(settings['secret_key'])}\n" in env
+    # What the running service really sees (systemd's parser), for the password full of quotes and $ \ # ;.
+    pid = host.run("systemctl show -p MainPID --value mathesar").stdout.strip()
+    environ = host.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.splitlines()
+    assert f"POSTGRES_PASSWORD={settings['db_password']}" in environ
+    assert f"SECRET_KEY={settings['secret_key']}" in environ
+
+
+def test_unit_is_sandboxed(host):
+    shown = host.run("systemctl show mathesar -p User -p ProtectSystem -p NoNewPrivileges -p PrivateTmp "
+                     "-p ReadWritePaths -p CapabilityBoundingSet").stdout
+    props = dict(line.split("=", 1) for line in shown.splitlines())
+    assert props["User"] == "mathesar"
+    assert props["ProtectSystem"] == "strict"
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["PrivateTmp"] == "yes"
+    assert props["ReadWritePaths"] == "/opt/mathesar/shared/media"
+    assert props["CapabilityBoundingSet"] == ""
+
+
+def test_conn_max_age_is_set(host):
+    code = ("from django.db import connection as c; "
+            "print(c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])")
+    result = host.run("cd /opt/mathesar/current && set -a && . /opt/mathesar/shared/config/mathesar.env && "
+                      f"set +a && .venv/bin/python manage.py shell -c {shlex.quote(code)}")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "60 True"
+
+
+def _converge(*args):
+    """Run the scenario's converge playbook (the real playbook plus test vars) against the test hosts."""
+    scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
+    playbook = os.path.join(os.environ["VIRTUAL_ENV"], "bin", "ansible-playbook")
+    return subprocess.run([playbook, "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+                           os.path.join(scenario, "converge.yml"), *args],
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_check_diff_run_is_clean():
+    run = _converge("--check", "--diff")
+    assert run.returncode == 0, run.stdout[-3000:]
+    recap = re.findall(r"changed=(\d+)\s+unreachable=0\s+failed=(\d+)", run.stdout)
+    assert recap and all(changed == "0" and failed == "0" for changed, failed in recap), run.stdout[-3000:]
+
+
+def test_secret_key_change_is_refused(host, settings):
+    """A re-run with another SECRET_KEY must fail before touching the environment file."""
+    env_path = f"{settings['root']}/shared/config/mathesar.env"
+    before = host.file(env_path).sha256sum
+    run = _converge("--tags", "mathesar_app_config", "-e", "mathesar_app_secret_key=" + "x" * 50)
+    assert run.returncode != 0, run.stdout[-2000:]
+    # ansible-core 2.19 prints task failures on stderr.
+    assert "differs from the SECRET_KEY this installation already uses" in run.stdout + run.stderr
+    assert host.file(env_path).sha256sum == before

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Measure the same-host playbook: a fresh converge on a new container, then a no-op re-run, each timed as a
+# whole and with Ansible's per-task profile. A benchmark, not a test: record its output in docs/benchmarks.md.
+#   tests/benchmarks/converge-times.sh [trixie|bookworm]
+# Uses the stand-in release (or MATHESAR_RELEASE_ARCHIVE) and the test vault, like the scenarios.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+suite=${1:-trixie}
+name="mdt-bench-$$"
+work="$repo/.cache/bench/$name"
+trap 'docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+tests/testbed/docker-engine.sh >/dev/null
+tests/testbed/venv.sh
+image=$(tests/testbed/base-image.sh "$suite")
+archive=${MATHESAR_RELEASE_ARCHIVE:-$repo/.cache/standin/mathesar.tar.gz}
+[ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ] || tests/standin/build.sh 0.10.1-standin1 "$archive" >/dev/null
+version=$(tar -xzOf "$archive" mathesar/__init__.py | sed -n 's/^__version__ *= *["'\'']\([^"'\'']*\)["'\''].*/\1/p')
+
+docker run -d --name "$name" --hostname mathesar-vps --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
+  --security-opt apparmor=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run \
+  --tmpfs /run/lock --stop-signal SIGRTMIN+3 "$image" /lib/systemd/systemd >/dev/null
+mkdir -p "$work/inventory/group_vars"
+ln -s "$repo/inventories/same_host/group_vars/mathesar" "$work/inventory/group_vars/mathesar"
+printf -- '---\nmathesar:\n  hosts:\n    %s:\n      ansible_connection: community.docker.docker\n' "$name" \
+  > "$work/inventory/hosts.yml"
+export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$repo/molecule/resources/test-vault-password"
+export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
+ansible-playbook -i "$work/inventory/hosts.yml" molecule/resources/prepare.yml >/dev/null
+
+run() {
+  local label=$1 start end
+  start=$(date +%s.%N)
+  ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=8 \
+    ansible-playbook -i "$work/inventory/hosts.yml" molecule/same_host/converge.yml > "$work/$label.log"
+  end=$(date +%s.%N)
+  printf '%s: %.1f s  (%s)\n' "$label" "$(python3 -c "print($end - $start)")" \
+    "$(grep -Eo 'ok=[0-9]+ +changed=[0-9]+' "$work/$label.log" | tr -s ' ')"
+  sed -n '/^=====/,$p' "$work/$label.log" | grep -E ' -+ +[0-9.]+s$' | head -8 | sed 's/^/    /'
+}
+echo "same_host on Debian $suite, release $version, connection docker, $(nproc) cores"
+run fresh-converge
+run noop-rerun

@@ -1,0 +1,75 @@
+"""Bad input must stop the playbook in its preflight, before any change, with a message naming the variable.
+
+The playbook runs against this controller itself (connection local) in check mode: even a preflight that let
+something through could not change anything here.
+"""
+
+import json
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "playbooks" / "same_host.yml"
+INVENTORY = REPO / "inventories" / "same_host" / "hosts.yml"
+
+GOOD = {
+    "ansible_connection": "local",
+    "ansible_python_interpreter": str(REPO / ".venv" / "bin" / "python"),
+    "vault_mathesar_db_password": "a-db-password-long-enough",
+    "vault_mathesar_secret_key": "k" * 50,
+    "vault_mathesar_admin_password": "an-admin-password",
+}
+
+
+def run(tmp_path, overrides, drop=(), tags=None):
+    values = {k: v for k, v in GOOD.items() if k not in drop}
+    values.update(overrides)
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps(values))
+    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(INVENTORY), str(PLAYBOOK), "--check",
+            "-e", f"@{extra}"]
+    if tags:
+        argv += ["--tags", tags]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def recap(output):
+    found = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
+    assert found, output[-3000:]
+    return {"ok": int(found.group(1)), "changed": int(found.group(2)), "failed": int(found.group(3))}
+
+
+def test_good_input_passes_the_preflight(tmp_path):
+    # Only the preflight (tagged always) runs: a tag that matches nothing else.
+    rc, out = run(tmp_path, {}, tags="preflight-probe")
+    assert rc == 0, out[-3000:]
+    assert recap(out) == {"ok": recap(out)["ok"], "changed": 0, "failed": 0}
+
+
+CASES = {
+    "missing secrets": ({}, ("vault_mathesar_db_password",), "mathesar_app_db_password"),
+    "placeholder secret": ({"vault_mathesar_secret_key": "CHANGE_ME"}, (), "mathesar_app_secret_key"),
+    "short secret key": ({"vault_mathesar_secret_key": "short"}, (), "mathesar_app_secret_key"),
+    "domain with scheme": ({"mathesar_app_domain": "https://mathesar.example.org"}, (), "mathesar_app_domain"),
+    "version not a version": ({"mathesar_app_version": "latest"}, (), "mathesar_app_version"),
+    "web concurrency 0": ({"mathesar_app_web_concurrency": 0}, (), "mathesar_app_web_concurrency"),
+    "unknown tls mode": ({"reverse_proxy_tls_mode": "selfsigned"}, (), "reverse_proxy_tls_mode"),
+    "unknown sslmode": ({"mathesar_app_db_sslmode": "sometimes"}, (), "mathesar_app_db_sslmode"),
+    "acme with an IP": ({"mathesar_app_domain": "203.0.113.10"}, (), "reverse_proxy_tls_mode"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_fails_before_any_change(tmp_path, case):
+    overrides, drop, variable = CASES[case]
+    rc, out = run(tmp_path, overrides, drop)
+    assert rc != 0, f"{case}: the playbook did not fail\n{out[-3000:]}"
+    summary = recap(out)
+    assert summary["changed"] == 0 and summary["failed"] == 1, summary
+    # The failure happened in the preflight play: the main play never started.
+    assert "PLAY [Mathesar on one host]" not in out, f"{case}: failed only after the preflight\n{out[-3000:]}"
+    assert variable in out, f"{case}: the message does not name {variable}\n{out[-3000:]}"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Run Molecule scenarios on fresh containers and end with one line: "scenarios: N passed, M failed".
+#   tests/testbed/run-scenarios.sh [SCENARIO]
+# Each entry of the plan is scenario@suite. same_host runs on Debian 13 and 12; later scenarios on 13.
+# MATHESAR_RELEASE_ARCHIVE=/path/mathesar.tar.gz deploys a real release instead of the stand-in.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$(pwd)
+only=${1:-}
+suites=${SUITES:-trixie bookworm}
+
+plan=()
+for suite in $suites; do plan+=("same_host@$suite"); done
+if [ -n "$only" ]; then
+  filtered=()
+  for entry in "${plan[@]}"; do [ "${entry%@*}" = "$only" ] && filtered+=("$entry"); done
+  [ ${#filtered[@]} -gt 0 ] || { echo "run-scenarios: unknown scenario '$only'" >&2; exit 2; }
+  plan=("${filtered[@]}")
+fi
+
+tests/testbed/docker-engine.sh || exit 1
+export MOLECULE_RUN_PREFIX="mdt-$(date +%s)-$$"
+logs="$repo/.cache/logs/$MOLECULE_RUN_PREFIX"
+mkdir -p "$logs"
+
+cleanup() {
+  local ids
+  ids=$(docker ps -aq --filter "name=^/${MOLECULE_RUN_PREFIX}-" 2>/dev/null)
+  [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
+}
+trap cleanup EXIT INT TERM
+
+# The release archive: the stand-in, built from tests/standin, unless a real one is named.
+if [ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ]; then
+  export MATHESAR_TEST_ARCHIVE=$MATHESAR_RELEASE_ARCHIVE MATHESAR_TEST_STANDIN=0
+else
+  export MATHESAR_TEST_ARCHIVE="$repo/.cache/standin/mathesar.tar.gz" MATHESAR_TEST_STANDIN=1
+  tests/standin/build.sh 0.10.1-standin1 "$MATHESAR_TEST_ARCHIVE" >/dev/null || exit 1
+fi
+MATHESAR_TEST_VERSION=$(tar -xzOf "$MATHESAR_TEST_ARCHIVE" mathesar/__init__.py \
+  | sed -n 's/^__version__ *= *["'\'']\([^"'\'']*\)["'\''].*/\1/p')
+export MATHESAR_TEST_VERSION
+echo "run-scenarios: release $MATHESAR_TEST_VERSION from $MATHESAR_TEST_ARCHIVE (stand-in: $MATHESAR_TEST_STANDIN)"
+
+export PATH="$repo/.venv/bin:$PATH" VIRTUAL_ENV="$repo/.venv"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+passed=0 failed=0 results=()
+for entry in "${plan[@]}"; do
+  scenario=${entry%@*} suite=${entry#*@}
+  log="$logs/$scenario-$suite.log"
+  start=$(date +%s)
+  echo "=== $scenario on Debian $suite (log: $log)"
+  if ! image=$(tests/testbed/base-image.sh "$suite"); then
+    failed=$((failed + 1)); results+=("FAILED $scenario@$suite: base image"); continue
+  fi
+  MATHESAR_TEST_IMAGE=$image MATHESAR_TEST_SUITE=$suite \
+    molecule test -s "$scenario" --destroy always 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  # No secret of the test vault may appear in any output of the run.
+  if [ "$rc" -eq 0 ] && ! python3 tests/testbed/check-no-secrets.py "$log"; then rc=1; fi
+  took=$(( $(date +%s) - start ))
+  if [ "$rc" -eq 0 ]; then
+    passed=$((passed + 1)); results+=("passed $scenario@$suite (${took}s)")
+  else
+    failed=$((failed + 1)); results+=("FAILED $scenario@$suite (${took}s, log: $log)")
+  fi
+done
+printf '%s\n' "${results[@]}"
+echo "scenarios: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
