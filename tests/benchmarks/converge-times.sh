@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Measure the same-host playbook: a fresh converge on a new container, then a no-op re-run, each timed as a
-# whole and with Ansible's per-task profile. A benchmark, not a test: record its output in docs/benchmarks.md.
+# whole and with Ansible's per-task profile. Ansible reaches the container over real SSH with pipelining (what a
+# VPS user gets); CONNECTION=docker measures over `docker exec` instead, as the Molecule scenarios run.
+# A benchmark, not a test: record its output in docs/benchmarks.md.
 #   tests/benchmarks/converge-times.sh [trixie|bookworm]
 # Uses the stand-in release (or MATHESAR_RELEASE_ARCHIVE) and the test vault, like the scenarios.
 set -euo pipefail
@@ -9,7 +11,8 @@ repo=$(pwd)
 suite=${1:-trixie}
 name="mdt-bench-$$"
 work="$repo/.cache/bench/$name"
-trap 'docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+# KEEP=1 leaves the container running (e.g. for static-files.sh); remove it with docker rm -f.
+trap '[ -n "${KEEP:-}" ] || docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 tests/testbed/docker-engine.sh >/dev/null
 tests/testbed/venv.sh
 image=$(tests/testbed/base-image.sh "$suite")
@@ -27,6 +30,17 @@ printf -- '---\nmathesar:\n  hosts:\n    %s:\n      ansible_connection: communit
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$repo/molecule/resources/test-vault-password"
 export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
 ansible-playbook -i "$work/inventory/hosts.yml" molecule/resources/prepare.yml >/dev/null
+if [ "${CONNECTION:-ssh}" = ssh ]; then
+  # Test setup: an SSH server and a key for this run, then the inventory points at the container's address.
+  ssh-keygen -q -t ed25519 -N '' -f "$work/key"
+  docker exec "$name" sh -c 'apt-get install -y -qq openssh-server >/dev/null && mkdir -p /root/.ssh && systemctl start ssh'
+  docker exec -i "$name" sh -c 'cat > /root/.ssh/authorized_keys' < "$work/key.pub"
+  address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name")
+  printf -- '---\nmathesar:\n  hosts:\n    %s:\n      ansible_host: %s\n      ansible_user: root\n      ansible_ssh_private_key_file: %s\n      ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"\n' \
+    "$name" "$address" "$work/key" > "$work/inventory/hosts.yml"
+fi
+# The converge must fetch Debian's package lists itself, as on a fresh VPS: forget the ones prepare fetched.
+docker exec "$name" sh -c 'rm -rf /var/lib/apt/lists/*'
 
 run() {
   local label=$1 start end
@@ -38,6 +52,7 @@ run() {
     "$(grep -Eo 'ok=[0-9]+ +changed=[0-9]+' "$work/$label.log" | tr -s ' ')"
   sed -n '/^=====/,$p' "$work/$label.log" | grep -E ' -+ +[0-9.]+s$' | head -8 | sed 's/^/    /'
 }
-echo "same_host on Debian $suite, release $version, connection docker, $(nproc) cores"
+echo "same_host on Debian $suite, release $version, connection ${CONNECTION:-ssh}, $(nproc) cores"
 run fresh-converge
 run noop-rerun
+[ -z "${KEEP:-}" ] || echo "container kept: $name"
