@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import re
+import subprocess
 import sys
 
 import pytest
@@ -14,6 +16,20 @@ from mathesar_client import Client  # noqa: E402
 RESOURCES = pathlib.Path(__file__).resolve().parent.parent
 REPO = RESOURCES.parent.parent
 CADDY_ROOT_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
+LAYOUT = os.environ.get("MATHESAR_TEST_LAYOUT", "same_host")
+
+LAYOUTS = pathlib.Path(__file__).resolve().parent / "layouts"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests in layouts/<name>/ belong to that layout's scenario only; the ones beside this file run in every
+    layout. Molecule names every test file on the command line, so the others are deselected here."""
+    other = [item for item in items
+             if LAYOUTS in pathlib.Path(str(item.fspath)).parents
+             and pathlib.Path(str(item.fspath)).relative_to(LAYOUTS).parts[0] != LAYOUT]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
 
 
 def _load_vault():
@@ -33,7 +49,7 @@ def _layout_vars(layout):
 
 @pytest.fixture(scope="session")
 def settings():
-    layout = os.environ.get("MATHESAR_TEST_LAYOUT", "same_host")
+    layout = LAYOUT
     values = _layout_vars(layout)
     vault = _load_vault()
     return {
@@ -68,3 +84,17 @@ def standin_only(settings):
     if not settings["standin"]:
         pytest.skip("SKIPPED LOUDLY: this check uses stand-in-only RPC methods (standin.*); "
                     "MATHESAR_RELEASE_ARCHIVE points at a real release")
+
+
+def run_converge(*args):
+    """Run the scenario's converge playbook (the real playbook plus test vars) against the test hosts again."""
+    scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
+    playbook = os.path.join(os.environ["VIRTUAL_ENV"], "bin", "ansible-playbook")
+    return subprocess.run([playbook, "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+                           os.path.join(scenario, "converge.yml"), *args],
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def recap(output):
+    """(changed, failed) per host from a PLAY RECAP."""
+    return re.findall(r"changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)

@@ -1,9 +1,9 @@
 """Layout, permissions, sandboxing and secret handling on the app host."""
 
 import os
-import re
 import shlex
-import subprocess
+
+from conftest import recap, run_converge
 
 testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar")]
 
@@ -72,27 +72,18 @@ def test_conn_max_age_is_set(host):
     assert result.stdout.strip() == "60 True"
 
 
-def _converge(*args):
-    """Run the scenario's converge playbook (the real playbook plus test vars) against the test hosts."""
-    scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
-    playbook = os.path.join(os.environ["VIRTUAL_ENV"], "bin", "ansible-playbook")
-    return subprocess.run([playbook, "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-                           os.path.join(scenario, "converge.yml"), *args],
-                          capture_output=True, text=True, timeout=600, check=False)
-
-
 def test_check_diff_run_is_clean():
-    run = _converge("--check", "--diff")
+    run = run_converge("--check", "--diff")
     assert run.returncode == 0, run.stdout[-3000:]
-    recap = re.findall(r"changed=(\d+)\s+unreachable=0\s+failed=(\d+)", run.stdout)
-    assert recap and all(changed == "0" and failed == "0" for changed, failed in recap), run.stdout[-3000:]
+    hosts = recap(run.stdout)
+    assert hosts and all(changed == "0" and failed == "0" for changed, failed in hosts), run.stdout[-3000:]
 
 
 def test_secret_key_change_is_refused(host, settings):
     """A re-run with another SECRET_KEY must fail before touching the environment file."""
     env_path = f"{settings['root']}/shared/config/mathesar.env"
     before = host.file(env_path).sha256sum
-    run = _converge("--tags", "mathesar_app_config", "-e", "mathesar_app_secret_key=" + "x" * 50)
+    run = run_converge("--tags", "mathesar_app_config", "-e", "mathesar_app_secret_key=" + "x" * 50)
     assert run.returncode != 0, run.stdout[-2000:]
     # ansible-core 2.19 prints task failures on stderr.
     assert "differs from the SECRET_KEY this installation already uses" in run.stdout + run.stderr

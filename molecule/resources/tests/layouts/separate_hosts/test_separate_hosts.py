@@ -1,0 +1,162 @@
+"""Checks only the separate-hosts layout has: TLS to the DB, who may connect, what runs where, faults."""
+
+import os
+import shlex
+import time
+
+import pathlib
+
+import pytest
+import testinfra
+import yaml
+from conftest import CADDY_ROOT_CA
+from mathesar_client import Client
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+_NETWORK = yaml.safe_load((pathlib.Path(__file__).resolve().parents[3] / "vars" / "test-network.yml").read_text())
+DB_ADDRESS = _NETWORK["__test_private_addresses"]["mathesar_db"]
+APP_ADDRESS = _NETWORK["__test_private_addresses"]["mathesar_app"]
+INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
+
+
+def _host(group):
+    names = AnsibleRunner(INVENTORY).get_hosts(group)
+    assert len(names) == 1, (group, names)
+    return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=INVENTORY)
+
+
+@pytest.fixture(scope="module")
+def db():
+    return _host("mathesar_db")
+
+
+@pytest.fixture(scope="module")
+def app():
+    return _host("mathesar_app")
+
+
+@pytest.fixture(scope="module")
+def outsider():
+    return _host("outsider")
+
+
+def _psql(host, sql):
+    result = host.run(f"runuser -u postgres -- psql -XAtc {shlex.quote(sql)}")
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _app_answers(app, settings):
+    """Log in and call one RPC method through the proxy on the app host (a fresh DB round trip)."""
+    probe = app.run(
+        f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {CADDY_ROOT_CA} "
+        f"--resolve {settings['domain']}:443:127.0.0.1 https://{settings['domain']}/auth/login/")
+    return probe.stdout == "200"
+
+
+def _pg_unit(db):
+    """The cluster's unit by its real name: `systemctl reload 'postgresql@*-main'` matches nothing and still
+    exits 0, so a glob would make these tests pass without touching PostgreSQL."""
+    version = db.run("ls /etc/postgresql").stdout.split()
+    assert len(version) == 1, version
+    return f"postgresql@{version[0]}-main"
+
+
+def _fresh_connection(app):
+    """Open a new DB connection the way the service does: a transient unit with the service's user, environment
+    file and venv (so libpq sees the same PGSSLROOTCERT and home folder as gunicorn)."""
+    code = ("import os, psycopg; c = psycopg.connect(host=os.environ['POSTGRES_HOST'], "
+            "dbname=os.environ['POSTGRES_DB'], user=os.environ['POSTGRES_USER'], "
+            "password=os.environ['POSTGRES_PASSWORD'], sslmode=os.environ['POSTGRES_SSLMODE'], connect_timeout=10); "
+            "print(c.execute('select 1').fetchone()[0])")
+    return app.run("systemd-run --wait --pipe --quiet -p User=mathesar "
+                   "-p EnvironmentFile=/opt/mathesar/shared/config/mathesar.env "
+                   f"/opt/mathesar/current/.venv/bin/python -c {shlex.quote(code)}")
+
+
+def test_app_connects_over_tls_with_scram(db, app, settings):
+    assert _app_answers(app, settings)
+    rows = _psql(db, "SELECT s.ssl, s.version FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+                     f"WHERE a.usename = 'mathesar' AND a.client_addr = '{APP_ADDRESS}'")
+    assert rows, "no connection from the app host"
+    assert all(line.startswith("t|TLSv1.") for line in rows.splitlines()), rows
+    rule = _psql(db, "SELECT type, auth_method FROM pg_hba_file_rules "
+                     f"WHERE address = '{APP_ADDRESS}' AND 'mathesar' = ANY(user_name)")
+    assert rule == "hostssl|scram-sha-256"
+
+
+def test_app_verifies_the_server_certificate(app):
+    env = app.file("/opt/mathesar/shared/config/mathesar.env").content_string
+    assert 'POSTGRES_SSLMODE="require"' in env
+    assert 'PGSSLROOTCERT="/opt/mathesar/shared/config/db-root-ca.crt"' in env
+    assert _fresh_connection(app).stdout.strip() == "1"
+
+
+def test_outsider_cannot_open_a_session(outsider, settings):
+    password = shlex.quote(settings["db_password"])
+    result = outsider.run(f"PGPASSWORD={password} psql -XAt -c 'select 1' "
+                          f"'host={DB_ADDRESS} dbname=mathesar_django user=mathesar sslmode=require connect_timeout=5'")
+    assert result.rc != 0
+    assert "no pg_hba.conf entry" in result.stderr, result.stderr
+
+
+def test_postgres_listens_on_loopback_and_private_address_only(db):
+    listeners = db.run("ss -Htln").stdout.splitlines()
+    addresses = sorted(line.split()[3] for line in listeners if line.split()[3].endswith(":5432"))
+    assert addresses == sorted([f"{DB_ADDRESS}:5432", "127.0.0.1:5432", "[::1]:5432"]) or \
+        addresses == sorted([f"{DB_ADDRESS}:5432", "127.0.0.1:5432"]), addresses
+
+
+def test_each_host_runs_only_its_part(db, app):
+    assert not db.exists("caddy") and not db.file("/etc/systemd/system/mathesar.service").exists
+    assert not db.file("/opt/mathesar").exists
+    assert not any(app.package(f"postgresql-{v}").is_installed for v in ("15", "16", "17", "18"))
+    assert not any(line.split()[3].endswith(":5432") for line in app.run("ss -Htln").stdout.splitlines())
+
+
+def test_certificate_from_another_ca_is_refused(db, app):
+    """Swap in a certificate from a foreign CA: a new connection from the app must fail, then recover."""
+    unit = _pg_unit(db)
+    conf = db.run("ls -d /etc/postgresql/*/main").stdout.strip()
+    crt, key = f"{conf}/mathesar-deploy-server.crt", f"{conf}/mathesar-deploy-server.key"
+    issuer = "openssl s_client -starttls postgres -connect 127.0.0.1:5432 </dev/null 2>/dev/null | grep '^issuer'"
+    assert db.run(f"cp -p {crt} {crt}.orig && cp -p {key} {key}.orig").rc == 0
+    try:
+        made = db.run(f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+                      f"-subj /CN=mathesar-db -keyout {key} -out {crt} && chown postgres: {crt} {key} && "
+                      f"chmod 600 {key} && systemctl reload {unit}")
+        assert made.rc == 0, made.stderr
+        time.sleep(1)
+        # The server really presents the foreign certificate now.
+        assert db.run(issuer).stdout.strip() == "issuer=CN=mathesar-db"
+        refused = _fresh_connection(app)
+        assert refused.rc != 0
+        assert "certificate verify failed" in refused.stderr, refused.stderr
+    finally:
+        db.run(f"mv {crt}.orig {crt} && mv {key}.orig {key} && systemctl reload {unit}")
+        time.sleep(1)
+    assert "mathesar.deploy PostgreSQL CA" in db.run(issuer).stdout
+    assert _fresh_connection(app).stdout.strip() == "1"
+
+
+def test_mathesar_recovers_after_a_postgres_restart(db, app, settings):
+    assert _app_answers(app, settings)
+    started_before = _psql(db, "SELECT pg_postmaster_start_time()")
+    assert db.run(f"systemctl restart {_pg_unit(db)}").rc == 0
+    start = time.monotonic()
+    assert _psql(db, "SELECT pg_postmaster_start_time()") != started_before, "PostgreSQL did not restart"
+    deadline = start + 30
+    while time.monotonic() < deadline:
+        if _app_answers(app, settings):
+            break
+        time.sleep(0.5)
+    took = time.monotonic() - start
+    print(f"Mathesar answered again {took:.1f} s after PostgreSQL restarted")
+    assert took < 30, "Mathesar did not recover within 30 s of a PostgreSQL restart"
+    # And a request that needs the database (session lookup, RPC) works again.
+    client = Client(app, settings["domain"], CADDY_ROOT_CA)
+    try:
+        assert client.login(settings["admin_user"], settings["admin_password"]).status == 302
+        assert "result" in client.rpc("databases.configured.list")
+    finally:
+        client.close()
