@@ -15,8 +15,8 @@ def _host(group):
     return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=INVENTORY)
 
 
-def _psql(host, sql):
-    result = host.run(f"runuser -u postgres -- psql -XAtc {shlex.quote(sql)}")
+def _psql(host, sql, database="postgres"):
+    result = host.run(f"runuser -u postgres -- psql -XAt -d {database} -c {shlex.quote(sql)}")
     assert result.rc == 0, result.stderr
     return result.stdout.strip()
 
@@ -28,7 +28,7 @@ def test_play_created_role_and_database_on_the_managed_server():
     # The admin it used is no superuser: the mode works with what a managed service hands out.
     assert _psql(db, "SELECT rolsuper FROM pg_roles WHERE rolname = 'dbadmin'") == "f"
     # Mathesar's tables are there, created by migrations over that connection.
-    assert int(_psql(db, "SELECT count(*) FROM pg_tables WHERE tableowner = 'mathesar'")) > 0
+    assert int(_psql(db, "SELECT count(*) FROM pg_tables WHERE tableowner = 'mathesar'", "mathesar_django")) > 0
 
 
 def test_app_host_has_no_database_server():
