@@ -11,6 +11,8 @@ repo=$(pwd)
 suite=${1:-trixie}
 name="mdt-bench-$$"
 work="$repo/.cache/bench/$name"
+logs="$repo/.cache/bench/logs-$name"
+mkdir -p "$logs"
 # KEEP=1 leaves the container running (e.g. for static-files.sh); remove it with docker rm -f.
 trap '[ -n "${KEEP:-}" ] || docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 tests/testbed/docker-engine.sh >/dev/null
@@ -40,17 +42,21 @@ if [ "${CONNECTION:-ssh}" = ssh ]; then
     "$name" "$address" "$work/key" > "$work/inventory/hosts.yml"
 fi
 # The converge must fetch Debian's package lists itself, as on a fresh VPS: forget the ones prepare fetched.
-docker exec "$name" sh -c 'rm -rf /var/lib/apt/lists/*'
+# (apt's cache age is the newer of the update stamp and the lists folder: make both old.)
+docker exec "$name" sh -c 'rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp &&
+  touch -d "2 days ago" /var/lib/apt/lists'
 
 run() {
   local label=$1 start end
   start=$(date +%s.%N)
-  ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=8 \
-    ansible-playbook -i "$work/inventory/hosts.yml" molecule/same_host/converge.yml > "$work/$label.log"
+  if ! ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=8 \
+    ansible-playbook -i "$work/inventory/hosts.yml" molecule/same_host/converge.yml > "$logs/$label.log" 2>&1; then
+    tail -40 "$logs/$label.log"; echo "$label: FAILED (log: $logs/$label.log)"; exit 1
+  fi
   end=$(date +%s.%N)
   printf '%s: %.1f s  (%s)\n' "$label" "$(python3 -c "print($end - $start)")" \
-    "$(grep -Eo 'ok=[0-9]+ +changed=[0-9]+' "$work/$label.log" | tr -s ' ')"
-  sed -n '/^=====/,$p' "$work/$label.log" | grep -E ' -+ +[0-9.]+s$' | head -8 | sed 's/^/    /'
+    "$(grep -Eo 'ok=[0-9]+ +changed=[0-9]+' "$logs/$label.log" | tr -s ' ')"
+  sed -n '/^=====/,$p' "$logs/$label.log" | grep -E ' -+ +[0-9.]+s$' | head -8 | sed 's/^/    /'
 }
 echo "same_host on Debian $suite, release $version, connection ${CONNECTION:-ssh}, $(nproc) cores"
 run fresh-converge
