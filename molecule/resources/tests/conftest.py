@@ -3,12 +3,15 @@
 import os
 import pathlib
 import re
+import shlex
 import subprocess
 import sys
 
 import pytest
+import testinfra
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
+from testinfra.utils.ansible_runner import AnsibleRunner
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mathesar_client import Client  # noqa: E402
@@ -102,3 +105,18 @@ def run_converge(*args):
 def recap(output):
     """(changed, failed) per host from a PLAY RECAP."""
     return re.findall(r"changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
+
+
+def host_in_group(group):
+    """The one test host of an inventory group, for tests that act on several hosts at once."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    names = AnsibleRunner(inventory).get_hosts(group)
+    assert len(names) == 1, (group, names)
+    return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory)
+
+
+def psql(host, sql, database="postgres"):
+    """One query as the postgres superuser on a DB host; unaligned, tuples only."""
+    result = host.run(f"runuser -u postgres -- psql -XAt -d {database} -c {shlex.quote(sql)}")
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()

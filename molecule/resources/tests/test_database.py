@@ -2,32 +2,28 @@
 
 import os
 
+from conftest import psql
+
 testinfra_hosts = [os.environ.get("MATHESAR_TEST_DB_GROUP", "mathesar")]
 
 
-def _psql(host, sql):
-    result = host.run(f"runuser -u postgres -- psql -XAtc \"{sql}\"")
-    assert result.rc == 0, result.stderr
-    return result.stdout.strip()
-
-
 def test_passwords_use_scram(host):
-    assert _psql(host, "SHOW password_encryption") == "scram-sha-256"
-    assert _psql(host, "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname='mathesar'") == "t"
+    assert psql(host, "SHOW password_encryption") == "scram-sha-256"
+    assert psql(host, "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname='mathesar'") == "t"
 
 
 def test_hba_has_no_trust_or_md5(host):
-    methods = set(_psql(host, "SELECT DISTINCT auth_method FROM pg_hba_file_rules").split())
+    methods = set(psql(host, "SELECT DISTINCT auth_method FROM pg_hba_file_rules").split())
     assert methods and not methods & {"trust", "md5", "password"}, methods
 
 
 def test_mathesar_owns_its_database(host):
-    owner = _psql(host, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname='mathesar_django'")
+    owner = psql(host, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname='mathesar_django'")
     assert owner == "mathesar"
 
 
 def test_settings_drop_in_is_live(host):
-    assert _psql(host, "SELECT sourcefile FROM pg_settings WHERE name='shared_buffers'").endswith(
+    assert psql(host, "SELECT sourcefile FROM pg_settings WHERE name='shared_buffers'").endswith(
         "conf.d/50-mathesar-deploy.conf")
-    assert _psql(host, "SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL "
+    assert psql(host, "SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL "
                        "AND error <> 'setting could not be applied'") == "0"

@@ -1,49 +1,32 @@
 """Checks only the separate-hosts layout has: TLS to the DB, who may connect, what runs where, faults."""
 
-import os
+import pathlib
 import shlex
 import time
 
-import pathlib
-
 import pytest
-import testinfra
 import yaml
-from conftest import CADDY_ROOT_CA
+from conftest import CADDY_ROOT_CA, host_in_group, psql
 from mathesar_client import Client
-from testinfra.utils.ansible_runner import AnsibleRunner
 
 _NETWORK = yaml.safe_load((pathlib.Path(__file__).resolve().parents[3] / "vars" / "test-network.yml").read_text())
 DB_ADDRESS = _NETWORK["__test_private_addresses"]["mathesar_db"]
 APP_ADDRESS = _NETWORK["__test_private_addresses"]["mathesar_app"]
-INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", "")
-
-
-def _host(group):
-    names = AnsibleRunner(INVENTORY).get_hosts(group)
-    assert len(names) == 1, (group, names)
-    return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=INVENTORY)
 
 
 @pytest.fixture(scope="module")
 def db():
-    return _host("mathesar_db")
+    return host_in_group("mathesar_db")
 
 
 @pytest.fixture(scope="module")
 def app():
-    return _host("mathesar_app")
+    return host_in_group("mathesar_app")
 
 
 @pytest.fixture(scope="module")
 def outsider():
-    return _host("outsider")
-
-
-def _psql(host, sql):
-    result = host.run(f"runuser -u postgres -- psql -XAtc {shlex.quote(sql)}")
-    assert result.rc == 0, result.stderr
-    return result.stdout.strip()
+    return host_in_group("outsider")
 
 
 def _app_answers(app, settings):
@@ -76,11 +59,11 @@ def _fresh_connection(app):
 
 def test_app_connects_over_tls_with_scram(db, app, settings):
     assert _app_answers(app, settings)
-    rows = _psql(db, "SELECT s.ssl, s.version FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+    rows = psql(db, "SELECT s.ssl, s.version FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
                      f"WHERE a.usename = 'mathesar' AND a.client_addr = '{APP_ADDRESS}'")
     assert rows, "no connection from the app host"
     assert all(line.startswith("t|TLSv1.") for line in rows.splitlines()), rows
-    rule = _psql(db, "SELECT type, auth_method FROM pg_hba_file_rules "
+    rule = psql(db, "SELECT type, auth_method FROM pg_hba_file_rules "
                      f"WHERE address = '{APP_ADDRESS}' AND 'mathesar' = ANY(user_name)")
     assert rule == "hostssl|scram-sha-256"
 
@@ -141,10 +124,10 @@ def test_certificate_from_another_ca_is_refused(db, app):
 
 def test_mathesar_recovers_after_a_postgres_restart(db, app, settings):
     assert _app_answers(app, settings)
-    started_before = _psql(db, "SELECT pg_postmaster_start_time()")
+    started_before = psql(db, "SELECT pg_postmaster_start_time()")
     assert db.run(f"systemctl restart {_pg_unit(db)}").rc == 0
     start = time.monotonic()
-    assert _psql(db, "SELECT pg_postmaster_start_time()") != started_before, "PostgreSQL did not restart"
+    assert psql(db, "SELECT pg_postmaster_start_time()") != started_before, "PostgreSQL did not restart"
     deadline = start + 30
     while time.monotonic() < deadline:
         if _app_answers(app, settings):
