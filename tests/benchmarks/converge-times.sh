@@ -20,7 +20,7 @@ tests/testbed/venv.sh
 image=$(tests/testbed/base-image.sh "$suite")
 archive=${MATHESAR_RELEASE_ARCHIVE:-$repo/.cache/standin/mathesar.tar.gz}
 [ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ] || tests/standin/build.sh 0.10.1-standin1 "$archive" >/dev/null
-version=$(tar -xzOf "$archive" mathesar/__init__.py | sed -n 's/^__version__ *= *["'\'']\([^"'\'']*\)["'\''].*/\1/p')
+version=$(tests/testbed/archive-version.sh "$archive")
 
 docker run -d --name "$name" --hostname mathesar-vps --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
   --security-opt apparmor=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run \

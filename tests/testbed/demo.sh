@@ -49,8 +49,7 @@ mathesar:
 YAML
 extra=(-e "mathesar_app_domain=$address" -e reverse_proxy_tls_mode=internal -e "@$demo/vault.yml")
 if [ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ]; then
-  version=$(tar -xzOf "$MATHESAR_RELEASE_ARCHIVE" mathesar/__init__.py \
-    | sed -n 's/^__version__ *= *["'\'']\([^"'\'']*\)["'\''].*/\1/p')
+  version=$(tests/testbed/archive-version.sh "$MATHESAR_RELEASE_ARCHIVE")
   extra+=(-e "mathesar_app_release_archive=$MATHESAR_RELEASE_ARCHIVE" -e "mathesar_app_version=$version")
 fi
 export PATH="$repo/.venv/bin:$PATH"

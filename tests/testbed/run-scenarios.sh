@@ -39,8 +39,7 @@ else
   export MATHESAR_TEST_ARCHIVE="$repo/.cache/standin/mathesar.tar.gz" MATHESAR_TEST_STANDIN=1
   tests/standin/build.sh 0.10.1-standin1 "$MATHESAR_TEST_ARCHIVE" >/dev/null || exit 1
 fi
-MATHESAR_TEST_VERSION=$(tar -xzOf "$MATHESAR_TEST_ARCHIVE" mathesar/__init__.py \
-  | sed -n 's/^__version__ *= *["'\'']\([^"'\'']*\)["'\''].*/\1/p')
+MATHESAR_TEST_VERSION=$(tests/testbed/archive-version.sh "$MATHESAR_TEST_ARCHIVE") || exit 1
 export MATHESAR_TEST_VERSION
 echo "run-scenarios: release $MATHESAR_TEST_VERSION from $MATHESAR_TEST_ARCHIVE (stand-in: $MATHESAR_TEST_STANDIN)"
 
