@@ -2,7 +2,7 @@
 # Run Molecule scenarios on fresh containers and end with one line: "scenarios: N passed, M failed".
 #   tests/testbed/run-scenarios.sh [SCENARIO]
 # Each entry of the plan is scenario@suite. same_host runs on Debian 13 and 12; later scenarios on 13.
-# Scenarios: same_host, separate_hosts, external_db.
+# Scenarios: same_host, separate_hosts, external_db, day_two (upgrade/rollback, backup/restore, uninstall).
 # MATHESAR_RELEASE_ARCHIVE=/path/mathesar.tar.gz deploys a real release instead of the stand-in.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,7 +12,7 @@ suites=${SUITES:-trixie bookworm}
 
 plan=()
 for suite in $suites; do plan+=("same_host@$suite"); done
-plan+=("separate_hosts@trixie" "external_db@trixie")
+plan+=("separate_hosts@trixie" "external_db@trixie" "day_two@trixie")
 if [ -n "$only" ]; then
   filtered=()
   for entry in "${plan[@]}"; do [ "${entry%@*}" = "$only" ] && filtered+=("$entry"); done

@@ -24,12 +24,21 @@ LAYOUT = os.environ.get("MATHESAR_TEST_LAYOUT", "same_host")
 LAYOUTS = pathlib.Path(__file__).resolve().parent / "layouts"
 
 
+# Scenarios that run only their own folder's tests (they drive the playbooks themselves).
+OWN_TESTS_ONLY = {"day_two"}
+
+
+def _layout_of(item):
+    path = pathlib.Path(str(item.fspath))
+    return path.relative_to(LAYOUTS).parts[0] if LAYOUTS in path.parents else None
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests in layouts/<name>/ belong to that layout's scenario only; the ones beside this file run in every
-    layout. Molecule names every test file on the command line, so the others are deselected here."""
+    layout (except the OWN_TESTS_ONLY scenarios). Molecule names every test file on the command line, so the others
+    are deselected here."""
     other = [item for item in items
-             if LAYOUTS in pathlib.Path(str(item.fspath)).parents
-             and pathlib.Path(str(item.fspath)).relative_to(LAYOUTS).parts[0] != LAYOUT]
+             if _layout_of(item) not in (LAYOUT, None) or (LAYOUT in OWN_TESTS_ONLY and _layout_of(item) is None)]
     if other:
         config.hook.pytest_deselected(items=other)
         items[:] = [item for item in items if item not in other]
@@ -42,7 +51,8 @@ def _load_vault():
 
 
 # The example inventory each layout's scenario uses.
-INVENTORY_OF = {"same_host": "same_host", "separate_hosts": "separate_hosts", "external_db": "separate_hosts"}
+INVENTORY_OF = {"same_host": "same_host", "day_two": "same_host",
+                "separate_hosts": "separate_hosts", "external_db": "separate_hosts"}
 
 
 def _layout_vars(layout):
@@ -93,13 +103,18 @@ def standin_only(settings):
                     "MATHESAR_RELEASE_ARCHIVE points at a real release")
 
 
-def run_converge(*args):
-    """Run the scenario's converge playbook (the real playbook plus test vars) against the test hosts again."""
+def run_playbook(name, *args):
+    """Run one of the scenario's playbooks (a real playbook plus test vars) against the test hosts."""
     scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
     playbook = os.path.join(os.environ["VIRTUAL_ENV"], "bin", "ansible-playbook")
     return subprocess.run([playbook, "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-                           os.path.join(scenario, "converge.yml"), *args],
-                          capture_output=True, text=True, timeout=600, check=False)
+                           os.path.join(scenario, name), *args],
+                          capture_output=True, text=True, timeout=900, check=False)
+
+
+def run_converge(*args):
+    """Run the scenario's converge playbook (the real playbook plus test vars) against the test hosts again."""
+    return run_playbook("converge.yml", *args)
 
 
 def recap(output):

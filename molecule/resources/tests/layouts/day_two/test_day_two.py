@@ -1,0 +1,279 @@
+"""Day two on one host, in order: data on v1; an upgrade to a broken release rolls back (database restored);
+an upgrade to v2 keeps data and sessions; a downgrade is refused; pruning; backup, destruction and restore;
+a scheduled backup; uninstall keeps the data and a re-install picks it up.
+
+The tests share one installation and run in file order: each builds on the state the previous one left.
+Every check looks at the data itself (records, files, migrations, sessions, decryptable stored passwords).
+"""
+
+import hashlib
+import os
+import re
+import shlex
+import subprocess
+
+import pytest
+from conftest import CADDY_ROOT_CA, REPO, host_in_group, psql, recap, run_converge, run_playbook
+from mathesar_client import Client
+
+pytestmark = pytest.mark.usefixtures("standin_only")
+
+V2 = "0.10.2-standin2"
+BROKEN = "0.10.2-broken1"
+STATE = {}
+
+
+@pytest.fixture(scope="module")
+def vps():
+    return host_in_group("mathesar")
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory):
+    """The releases after v1, built from the stand-in: v2 adds a migration; the broken one adds the same
+    migration and then one that fails."""
+    folder = tmp_path_factory.mktemp("releases")
+    built = {}
+    for version, options in ((V2, ["--migration-extra"]), (BROKEN, ["--migration-extra", "--broken-migration"])):
+        path = folder / f"mathesar-{version}.tar.gz"
+        subprocess.run([str(REPO / "tests/standin/build.sh"), version, str(path), *options],
+                       check=True, capture_output=True)
+        built[version] = str(path)
+    return built
+
+
+@pytest.fixture(scope="module")
+def user(vps, settings):
+    """One logged-in browser session that lives through the whole file (its cookie jar stays on the host)."""
+    c = Client(vps, settings["domain"], CADDY_ROOT_CA)
+    response = c.login(settings["admin_user"], settings["admin_password"])
+    assert response.status == 302 and "sessionid" in response.cookies, "admin login failed"
+    yield c
+    c.close()
+
+
+def deploy(version, archive, *args):
+    return run_converge("-e", f"mathesar_app_version={version}", "-e", f"mathesar_app_release_archive={archive}",
+                        *args)
+
+
+def output(run):
+    """stdout and stderr (ansible-core 2.19 prints task failures on stderr), with the line wrapping of the YAML
+    callback undone, so that messages can be searched for."""
+    return " ".join((run.stdout + run.stderr).split())
+
+
+def current_release(vps, settings):
+    return os.path.basename(vps.file(f"{settings['root']}/current").linked_to)
+
+
+def releases(vps, settings):
+    return sorted(vps.run(f"ls -1 {settings['root']}/releases").stdout.split())
+
+
+def records(client):
+    answer = client.rpc("standin.records.list")
+    assert "error" not in answer, answer
+    return sorted(r["text"] for r in answer["result"])
+
+
+def info(client):
+    answer = client.rpc("standin.info")
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+def assert_stored_passwords_decrypt(client):
+    answer = client.rpc("standin.roles.check_passwords")
+    assert "error" not in answer, answer
+    assert answer["result"]["count"] >= 1
+
+
+def assert_file_intact(vps, settings):
+    stored = vps.file(f"{settings['root']}/shared/media/{settings['admin_user']}/{STATE['file']}")
+    assert stored.exists, "the uploaded file is gone"
+    assert stored.sha256sum == STATE["file_sha256"]
+
+
+def assert_session_survived(user):
+    """The session opened at the start still works: sessions live in the database."""
+    response = user.request("GET", "/")
+    assert response.status == 200, f"the old session was lost: GET / gave {response.status}"
+
+
+def test_data_on_v1(vps, user, settings):
+    assert info(user)["version"] == settings["version"]
+    added = user.rpc("standin.records.add", {"text": "made on v1"})
+    assert "error" not in added, added
+    stored = user.rpc("databases.setup.connect_existing",
+                      {"host": "db.example", "port": 5432, "database": "userdb", "role": "reader",
+                       "password": "kept 'secret\" $1"})
+    assert "error" not in stored, stored
+    content = "id,name\n1,kept through upgrades\n"
+    STATE["file"] = "day-two.csv"
+    STATE["file_sha256"] = hashlib.sha256(content.encode()).hexdigest()
+    vps.run(f"printf %s {shlex.quote(content)} > /root/{STATE['file']}")
+    response = user.request("POST", "/api/ui/v0/data_files/", upload=("file", f"/root/{STATE['file']}"),
+                            headers={"X-CSRFToken": user.cookies["csrftoken"], "Referer": user.origin() + "/"})
+    assert response.status == 201, response.body
+    assert_file_intact(vps, settings)
+    STATE["v1_migrations"] = info(user)["migrations"]
+
+
+def test_failed_upgrade_rolls_back_with_the_database(vps, user, settings, archives):
+    run = deploy(BROKEN, archives[BROKEN])
+    assert run.returncode != 0, run.stdout[-3000:]
+    text = output(run)
+    assert f"Upgrade from Mathesar {settings['version']} to {BROKEN} failed and was rolled back" in text, text[-4000:]
+    assert "with the database restored from /var/backups/mathesar/" in text, text[-4000:]
+    assert "deliberately broken migration" in text, "the cause (the failing migration) is not in the message"
+    # v1 serves again, on the database as it was before: 0002 (which had applied before 0099 failed) is gone.
+    assert current_release(vps, settings) == settings["version"]
+    assert vps.service("mathesar").is_running
+    assert info(user)["version"] == settings["version"]
+    assert info(user)["migrations"] == STATE["v1_migrations"]
+    assert psql(vps, "SELECT to_regclass('public.mathesar_upgrademarker') IS NULL", "mathesar_django") == "t"
+    assert records(user) == ["made on v1"]
+    assert_session_survived(user)
+    assert_file_intact(vps, settings)
+    assert_stored_passwords_decrypt(user)
+    safety = vps.run("ls -1d /var/backups/mathesar/*_pre-upgrade").stdout.split()
+    assert len(safety) == 1, safety
+
+
+def test_upgrade_keeps_data_sessions_and_the_previous_release(vps, user, settings, archives):
+    run = deploy(V2, archives[V2])
+    assert run.returncode == 0, output(run)[-4000:]
+    assert current_release(vps, settings) == V2
+    now = info(user)
+    assert now["version"] == V2
+    assert "0002_standin_extra" in now["migrations"], now
+    assert psql(vps, "SELECT to_regclass('public.mathesar_upgrademarker') IS NOT NULL", "mathesar_django") == "t"
+    assert records(user) == ["made on v1"]
+    assert_session_survived(user)
+    assert_file_intact(vps, settings)
+    assert_stored_passwords_decrypt(user)
+    fresh = Client(vps, settings["domain"], CADDY_ROOT_CA)
+    try:
+        assert fresh.login(settings["admin_user"], settings["admin_password"]).status == 302
+    finally:
+        fresh.close()
+    # v1 is kept for a rollback; the broken release (it never served) was pruned, with its archive.
+    assert releases(vps, settings) == sorted([settings["version"], V2])
+    assert not vps.file(f"{settings['root']}/archives/mathesar-{BROKEN}.tar.gz").exists
+    # The static files of v2 were in place before current moved to it.
+    assert user.request("GET", user.static_bundle_path()).status == 200
+
+
+def test_second_run_after_the_upgrade_changes_nothing(archives):
+    run = deploy(V2, archives[V2])
+    hosts = recap(run.stdout)
+    assert run.returncode == 0 and hosts and all(c == "0" and f == "0" for c, f in hosts), run.stdout[-3000:]
+
+
+def test_downgrade_is_refused(vps, user, settings):
+    run = deploy(settings["version"], os.environ["MATHESAR_TEST_ARCHIVE"])
+    assert run.returncode != 0
+    assert "mathesar_app_allow_downgrade" in output(run), output(run)[-3000:]
+    assert all(c == "0" for c, _ in recap(run.stdout)), run.stdout[-2000:]
+    assert current_release(vps, settings) == V2
+    assert info(user)["version"] == V2
+
+
+def test_releases_are_pruned_to_the_limit(vps, settings, archives):
+    run = deploy(V2, archives[V2], "-e", "mathesar_app_releases_keep=1")
+    assert run.returncode == 0, output(run)[-3000:]
+    assert releases(vps, settings) == [V2]
+    assert not vps.file(f"{settings['root']}/archives/mathesar-{settings['version']}.tar.gz").exists
+
+
+def test_backup_then_destroy_then_restore(vps, user, settings, archives):
+    assert "error" not in user.rpc("standin.records.add", {"text": "made on v2"})
+    run = run_playbook("backup.yml")
+    assert run.returncode == 0, output(run)[-3000:]
+    found = re.search(r"Backup: (/var/backups/mathesar/([0-9TZ]+_manual))", run.stdout)
+    assert found, run.stdout[-2000:]
+    path, name = found.groups()
+    # Root only, and it says which key and version it belongs to.
+    assert vps.file("/var/backups/mathesar").mode == 0o700
+    listing = vps.run(f"stat -c '%U %a %n' {path} {path}/*").stdout.split("\n")
+    assert all(line.startswith("root 600 ") or line.startswith("root 700 ") for line in listing if line), listing
+    manifest = dict(line.split("=", 1) for line in vps.file(f"{path}/MANIFEST").content_string.split("\n") if line)
+    assert manifest["mathesar_version"] == V2
+    assert manifest["secret_key_sha256"] == hashlib.sha256(settings["secret_key"].encode()).hexdigest()
+    assert {"database.dump", "media.tar.gz"} <= set(vps.run(f"ls {path}").stdout.split())
+
+    # Destroy: the database is dropped and the media deleted; the layout playbook then makes a fresh, empty
+    # Mathesar (new database, migrations, admin), as on a replacement server.
+    assert vps.run("systemctl stop mathesar").rc == 0
+    psql(vps, "DROP DATABASE mathesar_django WITH (FORCE)")
+    assert vps.run(f"rm -rf {settings['root']}/shared/media/*").rc == 0
+    run = deploy(V2, archives[V2])
+    assert run.returncode == 0, output(run)[-3000:]
+    fresh = Client(vps, settings["domain"], CADDY_ROOT_CA)
+    try:
+        assert fresh.login(settings["admin_user"], settings["admin_password"]).status == 302
+        assert records(fresh) == [], "the data was not really destroyed"
+    finally:
+        fresh.close()
+    assert not vps.file(f"{settings['root']}/shared/media/{settings['admin_user']}/{STATE['file']}").exists
+
+    # A restore under another SECRET_KEY is refused before anything changes.
+    run = run_playbook("restore.yml", "-e",
+                       f"mathesar_app_restore_backup={name}", "-e", "mathesar_app_secret_key=" + "k" * 50)
+    assert run.returncode != 0
+    assert "was made with another SECRET_KEY" in output(run), output(run)[-3000:]
+    assert settings["secret_key"] not in output(run)
+
+    run = run_playbook("restore.yml", "-e",
+                       f"mathesar_app_restore_backup={name}")
+    assert run.returncode == 0, output(run)[-4000:]
+    restored = Client(vps, settings["domain"], CADDY_ROOT_CA)
+    try:
+        assert restored.login(settings["admin_user"], settings["admin_password"]).status == 302
+        assert records(restored) == ["made on v1", "made on v2"]
+        assert_stored_passwords_decrypt(restored)
+    finally:
+        restored.close()
+    assert_file_intact(vps, settings)
+    owner = vps.file(f"{settings['root']}/shared/media/{settings['admin_user']}/{STATE['file']}").user
+    assert owner == "mathesar"
+    assert len(vps.run("ls -1d /var/backups/mathesar/*_pre-restore").stdout.split()) == 1
+
+
+def test_scheduled_backup_runs_from_the_timer_unit(vps):
+    assert vps.service("mathesar-backup.timer").is_enabled
+    assert vps.service("mathesar-backup.timer").is_running
+    before = vps.run("ls -1d /var/backups/mathesar/*_scheduled 2>/dev/null").stdout.split()
+    assert vps.run("systemctl start mathesar-backup.service").rc == 0
+    after = vps.run("ls -1d /var/backups/mathesar/*_scheduled").stdout.split()
+    assert len(after) == len(before) + 1, after
+    assert vps.run(f"cd {after[-1]} && sha256sum --quiet -c SHA256SUMS").rc == 0
+
+
+def test_uninstall_keeps_the_data_and_a_reinstall_picks_it_up(vps, settings, archives):
+    run = run_playbook("uninstall.yml")
+    assert run.returncode == 0, output(run)[-3000:]
+    assert "Kept: media /opt/mathesar/shared/media" in output(run), run.stdout[-3000:]
+    assert "Kept databases mathesar_django" in output(run), run.stdout[-3000:]
+    # The app, its unit and the site are gone...
+    assert not vps.file("/etc/systemd/system/mathesar.service").exists
+    assert not vps.file(f"{settings['root']}/releases").exists
+    assert not vps.service("caddy").is_running
+    assert not vps.socket("tcp://0.0.0.0:443").is_listening
+    assert not vps.file("/etc/systemd/system/mathesar-backup.timer").exists
+    # ...the data is not.
+    assert psql(vps, "SELECT count(*) FROM mathesar_record", "mathesar_django") == "2"
+    assert_file_intact(vps, settings)
+    assert vps.run("ls -1d /var/backups/mathesar/*_manual").stdout.strip()
+
+    run = deploy(V2, archives[V2])
+    assert run.returncode == 0, output(run)[-3000:]
+    back = Client(vps, settings["domain"], CADDY_ROOT_CA)
+    try:
+        assert back.login(settings["admin_user"], settings["admin_password"]).status == 302
+        assert records(back) == ["made on v1", "made on v2"]
+        assert_stored_passwords_decrypt(back)
+    finally:
+        back.close()
+    assert_file_intact(vps, settings)
