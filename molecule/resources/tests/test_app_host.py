@@ -88,3 +88,18 @@ def test_secret_key_change_is_refused(host, settings):
     # ansible-core 2.19 prints task failures on stderr.
     assert "differs from the SECRET_KEY this installation already uses" in run.stdout + run.stderr
     assert host.file(env_path).sha256sum == before
+
+
+def test_scheduled_backup_dumps_the_database_over_the_service_connection(host):
+    """The timer's backup service connects like Mathesar does (locally, or over TLS to a DB host or a managed
+    server) and writes a readable, root-only dump of the internal database."""
+    assert host.service("mathesar-backup.timer").is_enabled
+    assert host.run("systemctl start mathesar-backup.service").rc == 0
+    latest = host.run("ls -1d /var/backups/mathesar/*_scheduled | tail -n 1").stdout.strip()
+    assert latest, "no scheduled backup was written"
+    assert host.run(f"cd {latest} && sha256sum --quiet -c SHA256SUMS").rc == 0
+    listing = host.run(f"pg_restore --list {latest}/database.dump")
+    assert listing.rc == 0, listing.stderr
+    assert "TABLE public django_migrations" in listing.stdout
+    modes = host.run(f"stat -c '%U %a' {latest} {latest}/database.dump").stdout.split("\n")
+    assert modes[:2] == ["root 700", "root 600"], modes
