@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 SCENARIO ?=
 # Debian suites the same_host scenario runs on; later scenarios run on trixie.
 SUITES ?= trixie bookworm
+# Scenario lanes run at once (tests/testbed/run-scenarios.sh): 2 by default, JOBS=1 for one at a time.
 INVENTORY ?= inventories/same_host
 # The group_vars folder that holds the vault: mathesar (same_host) or all (separate_hosts).
 GROUP ?= mathesar
