@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Scenarios of `make test` (all by default), or one: make test SCENARIO=same_host
 SCENARIO ?=
-# Debian suites the same_host scenario runs on; later scenarios run on trixie.
-SUITES ?= trixie bookworm
+# Debian suites of the single-host scenarios, e.g. SUITES=bookworm (default: same_host on trixie, hardening on
+# bookworm and trixie; later scenarios run on trixie). Passed to tests/testbed/run-scenarios.sh from the command line.
 # Scenario lanes run at once (tests/testbed/run-scenarios.sh): 2 by default, JOBS=1 for one at a time.
 INVENTORY ?= inventories/same_host
 # The group_vars folder that holds the vault: mathesar (same_host) or all (separate_hosts).

@@ -21,7 +21,11 @@ GOOD = {
     "vault_mathesar_db_password": "a-db-password-long-enough",
     "vault_mathesar_secret_key": "k" * 50,
     "vault_mathesar_admin_password": "an-admin-password",
+    # This controller has no admin with an authorized key: the hardening preflight would refuse it (rightly). The
+    # hardening cases below turn it on.
+    "mathesar_hardening_enabled": False,
 }
+HARDENING = {"mathesar_hardening_enabled": True}
 
 
 def run(tmp_path, overrides, drop=(), tags=None):
@@ -60,6 +64,13 @@ CASES = {
     "unknown tls mode": ({"reverse_proxy_tls_mode": "selfsigned"}, (), "reverse_proxy_tls_mode"),
     "unknown sslmode": ({"mathesar_app_db_sslmode": "sometimes"}, (), "mathesar_app_db_sslmode"),
     "acme with an IP": ({"mathesar_app_domain": "203.0.113.10"}, (), "reverse_proxy_tls_mode"),
+    "root login yes": ({**HARDENING, "hardening_ssh_permit_root_login": "yes"}, (), "hardening_ssh_permit_root_login"),
+    "ssh cidr not a network": ({**HARDENING, "hardening_firewall_ssh_allowed_cidrs": ["office"]}, (),
+                               "hardening_firewall_ssh_allowed_cidrs"),
+    "admin user that does not exist": ({**HARDENING, "hardening_ssh_admin_users": ["no-such-admin"]}, (),
+                                       "hardening_ssh_admin_users"),
+    "forward policy typo": ({**HARDENING, "hardening_firewall_forward_policy": "dorp"}, (),
+                            "hardening_firewall_forward_policy"),
 }
 
 

@@ -1,11 +1,13 @@
 """Fixtures shared by the scenarios' verify tests (testinfra through Molecule's inventory)."""
 
+import contextlib
 import os
 import pathlib
 import re
 import shlex
 import subprocess
 import sys
+import time
 
 import pytest
 import testinfra
@@ -20,6 +22,8 @@ RESOURCES = pathlib.Path(__file__).resolve().parent.parent
 REPO = RESOURCES.parent.parent
 CADDY_ROOT_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
 LAYOUT = os.environ.get("MATHESAR_TEST_LAYOUT", "same_host")
+# Further folders of layouts/ whose tests run too (the hardening scenario adds its checks over SSH).
+SELECTED_LAYOUTS = {LAYOUT, *os.environ.get("MATHESAR_TEST_EXTRA_LAYOUTS", "").split()}
 
 LAYOUTS = pathlib.Path(__file__).resolve().parent / "layouts"
 
@@ -34,11 +38,12 @@ def _layout_of(item):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests in layouts/<name>/ belong to that layout's scenario only; the ones beside this file run in every
-    layout (except the OWN_TESTS_ONLY scenarios). Molecule names every test file on the command line, so the others
-    are deselected here."""
+    """Tests in layouts/<name>/ belong to that layout's scenario only (and to scenarios that name the folder in
+    MATHESAR_TEST_EXTRA_LAYOUTS); the ones beside this file run in every layout except the OWN_TESTS_ONLY scenarios.
+    Molecule names every test file on the command line, so the others are deselected here."""
     other = [item for item in items
-             if _layout_of(item) not in (LAYOUT, None) or (LAYOUT in OWN_TESTS_ONLY and _layout_of(item) is None)]
+             if _layout_of(item) not in SELECTED_LAYOUTS | {None}
+             or (LAYOUT in OWN_TESTS_ONLY and _layout_of(item) is None)]
     if other:
         config.hook.pytest_deselected(items=other)
         items[:] = [item for item in items if item not in other]
@@ -135,3 +140,37 @@ def psql(host, sql, database="postgres"):
     result = host.run(f"runuser -u postgres -- psql -XAt -d {database} -c {shlex.quote(sql)}")
     assert result.rc == 0, result.stderr
     return result.stdout.strip()
+
+
+def open_tcp_ports(scanner, *addresses):
+    """{address: set of open TCP ports} from a full nmap scan (all 65535 ports) run on the scanner host."""
+    result = scanner.run("nmap -Pn -n -T4 --max-retries 1 --min-rate 3000 -p- -oG - " + " ".join(addresses))
+    assert result.rc == 0, result.stderr
+    found = {address: set() for address in addresses}
+    for line in result.stdout.splitlines():
+        match = re.match(r"Host: (\S+) .*Ports: (.*)", line)
+        if match:
+            found[match.group(1)] = {int(entry.split("/")[0]) for entry in match.group(2).split(", ")
+                                     if entry.split("/")[1] == "open"}
+    return found
+
+
+@contextlib.contextmanager
+def probe_listener(host, port):
+    """A throwaway TCP server on every address of the host: something the firewall must hide from outside."""
+    unit = f"mathesar-test-listener-{port}"
+    started = host.run(f"systemd-run --unit={unit} python3 -m http.server {port} --bind 0.0.0.0")
+    assert started.rc == 0, started.stderr
+    try:
+        deadline = time.monotonic() + 10
+        while host.run(f"ss -Htln 'sport = :{port}' | grep -q .").rc != 0:
+            assert time.monotonic() < deadline, "the probe listener did not start"
+            time.sleep(0.3)
+        yield
+    finally:
+        host.run(f"systemctl stop {unit}")
+
+
+def tcp_connects(client, address, port, timeout=3):
+    """Whether client opens a TCP connection to address:port within timeout seconds."""
+    return client.run(f"timeout {timeout} bash -c '</dev/tcp/{address}/{port}'").rc == 0

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from conftest import CADDY_ROOT_CA, host_in_group, psql
+from conftest import CADDY_ROOT_CA, host_in_group, open_tcp_ports, probe_listener, psql, tcp_connects
 from mathesar_client import Client
 
 _NETWORK = yaml.safe_load((pathlib.Path(__file__).resolve().parents[3] / "vars" / "test-network.yml").read_text())
@@ -76,11 +76,29 @@ def test_app_verifies_the_server_certificate(app):
 
 
 def test_outsider_cannot_open_a_session(outsider, settings):
+    """The DB host's firewall drops the outsider's packets before PostgreSQL sees them (pg_hba would refuse too:
+    test_app_connects_over_tls_with_scram checks its only network rule is the app host's)."""
     password = shlex.quote(settings["db_password"])
     result = outsider.run(f"PGPASSWORD={password} psql -XAt -c 'select 1' "
                           f"'host={DB_ADDRESS} dbname=mathesar_django user=mathesar sslmode=require connect_timeout=5'")
     assert result.rc != 0
-    assert "no pg_hba.conf entry" in result.stderr, result.stderr
+    assert "timeout expired" in result.stderr, result.stderr
+
+
+def test_port_scan_from_the_outsider_finds_only_the_expected_ports(outsider, app, db):
+    """A full TCP scan from a host on the same network. A listener on every address of each host (port 8081) shows
+    that the firewall, not only the services' bind addresses, decides: it stays hidden."""
+    with probe_listener(app, 8081), probe_listener(db, 8081):
+        assert tcp_connects(app, "127.0.0.1", 8081) and tcp_connects(db, "127.0.0.1", 8081)
+        found = open_tcp_ports(outsider, APP_ADDRESS, DB_ADDRESS)
+    print(f"open TCP ports seen from the outsider: {found}")
+    assert found[APP_ADDRESS] == {22, 80, 443}
+    assert found[DB_ADDRESS] == {22}
+
+
+def test_app_host_reaches_postgres_through_the_firewall(app, outsider):
+    assert tcp_connects(app, DB_ADDRESS, 5432)
+    assert not tcp_connects(outsider, DB_ADDRESS, 5432)
 
 
 def test_postgres_listens_on_loopback_and_private_address_only(db):

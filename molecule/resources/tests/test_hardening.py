@@ -1,0 +1,123 @@
+"""The hardening role's result on every hardened host of every layout (firewall, sshd, fail2ban, updates, limits)."""
+
+import json
+
+import pytest
+
+# The hosts the layout playbooks harden; groups a layout does not have match nothing.
+testinfra_hosts = ["mathesar", "mathesar_app", "mathesar_db"]
+
+
+def _groups(host):
+    return set(host.ansible.get_variables()["group_names"])
+
+
+def _input_chain(host):
+    listed = host.run("nft -j list chain inet mathesar_deploy input")
+    assert listed.rc == 0, listed.stderr
+    items = json.loads(listed.stdout)["nftables"]
+    chain = next(item["chain"] for item in items if "chain" in item)
+    rules = [item["rule"] for item in items if "rule" in item]
+    return chain, rules
+
+
+def _accepted_tcp_ports(rules):
+    """{port: sources} for each accepting tcp dport rule; sources None means from anywhere."""
+    accepted = {}
+    for rule in rules:
+        expr = rule["expr"]
+        if not any("accept" in e for e in expr):
+            continue
+        ports, sources = None, None
+        for e in expr:
+            match = e.get("match", {})
+            left, right = match.get("left", {}), match.get("right")
+            if left.get("payload", {}).get("protocol") == "tcp" and left["payload"].get("field") == "dport":
+                ports = right["set"] if isinstance(right, dict) and "set" in right else [right]
+            if left.get("payload", {}).get("field") == "saddr":
+                values = right["set"] if isinstance(right, dict) and "set" in right else [right]
+                sources = [v["prefix"]["addr"] + "/" + str(v["prefix"]["len"]) if isinstance(v, dict) else v
+                           for v in values]
+        for port in ports or []:
+            accepted.setdefault(port, []).append(sources)
+    return accepted
+
+
+def test_firewall_drops_by_default_and_opens_what_the_host_serves(host):
+    chain, rules = _input_chain(host)
+    assert chain["hook"] == "input" and chain["policy"] == "drop"
+    accepted = _accepted_tcp_ports(rules)
+    groups = _groups(host)
+    expected = {22} | ({80, 443} if groups & {"mathesar", "mathesar_app"} else set())
+    if "mathesar_db" in groups:
+        expected.add(5432)
+    assert set(accepted) == expected, accepted
+    assert accepted[22] == [None], "SSH should be open to any address by default"
+    if "mathesar_db" in groups:
+        # PostgreSQL only from the app hosts' private addresses, never from anywhere.
+        assert None not in accepted[5432] and accepted[5432], accepted[5432]
+    # Established connections (Ansible's own) pass before the policy applies.
+    assert any("ct" in str(rule["expr"]) and "established" in str(rule["expr"]) for rule in rules)
+
+
+def test_firewall_is_loaded_at_boot(host):
+    assert host.service("nftables").is_enabled
+    assert host.run("nft -c -f /etc/nftables.conf").rc == 0
+
+
+def test_sshd_is_key_only_with_modern_algorithms(host):
+    shown = host.run("sshd -T -C user=root,host=localhost,addr=127.0.0.1")
+    assert shown.rc == 0, shown.stderr
+    settings = dict(line.split(" ", 1) for line in shown.stdout.splitlines() if " " in line)
+    assert settings["passwordauthentication"] == "no"
+    assert settings["kbdinteractiveauthentication"] == "no"
+    assert settings["permitrootlogin"] == "without-password"
+    assert settings["authenticationmethods"] == "publickey"
+    assert settings["x11forwarding"] == "no"
+    assert settings["allowtcpforwarding"] == "no"
+    assert settings["allowagentforwarding"] == "no"
+    assert settings["loglevel"] == "VERBOSE"
+    assert settings["maxauthtries"] == "3"
+    assert settings["banner"] == "/etc/issue.net"
+    assert not any("cbc" in c or "3des" in c for c in settings["ciphers"].split(","))
+    assert all(mac.endswith("-etm@openssh.com") for mac in settings["macs"].split(","))
+    kex = settings["kexalgorithms"].split(",")
+    release = host.system_info.release.split(".")[0]
+    first = {"12": "sntrup761x25519-sha512@openssh.com", "13": "mlkem768x25519-sha256"}[release]
+    assert kex[0] == first and not any(k.endswith("sha1") for k in kex), kex
+    assert host.service("ssh").is_running
+
+
+def test_fail2ban_watches_sshd_through_the_journal(host):
+    status = host.run("fail2ban-client status sshd")
+    assert status.rc == 0, status.stderr
+    assert "_COMM=sshd" in status.stdout
+    assert "127.0.0.0/8" in host.run("fail2ban-client get sshd ignoreip").stdout
+    assert "nftables" in host.run("fail2ban-client get sshd actions").stdout
+
+
+def test_unattended_upgrades_take_security_updates_only(host):
+    dump = host.run("apt-config dump Unattended-Upgrade").stdout
+    origins = [line for line in dump.splitlines() if line.startswith("Unattended-Upgrade::Origins-Pattern:: ")]
+    assert origins and all("label=Debian-Security" in line for line in origins), origins
+    assert 'Unattended-Upgrade::Automatic-Reboot "false";' in dump
+    periodic = host.run("apt-config dump APT::Periodic").stdout
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic
+    codename = host.system_info.codename
+    assert host.run(f"grep -rqs -- '{codename}-security' /etc/apt/sources.list /etc/apt/sources.list.d").rc == 0
+
+
+def test_core_dumps_are_off_for_login_sessions(host):
+    # A login session (PAM, limits.d) gets a hard core limit of 0.
+    assert host.run("runuser -l root -c 'ulimit -Hc'").stdout.strip() == "0"
+    assert "fs.suid_dumpable = 0" in host.file("/etc/sysctl.d/90-mathesar-deploy.conf").content_string
+    assert "Storage=none" in host.file("/etc/systemd/coredump.conf.d/90-mathesar-deploy.conf").content_string
+
+
+def test_umask_keeps_files_readable_for_the_proxy(host):
+    assert host.run("grep -E '^UMASK\\s+022$' /etc/login.defs").rc == 0
+
+
+@pytest.mark.parametrize("path", ["/etc/issue", "/etc/issue.net"])
+def test_legal_banner(host, path):
+    assert "Authorized access only" in host.file(path).content_string
