@@ -22,7 +22,7 @@ archive=${MATHESAR_RELEASE_ARCHIVE:-$repo/.cache/standin/mathesar.tar.gz}
 [ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ] || tests/standin/build.sh 0.10.1-standin1 "$archive" >/dev/null
 version=$(tests/testbed/archive-version.sh "$archive")
 
-docker run -d --name "$name" --hostname mathesar-vps --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
+docker run -d --name "$name" --hostname mathesar-vps --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
   --security-opt apparmor=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run \
   --tmpfs /run/lock --stop-signal SIGRTMIN+3 "$image" /lib/systemd/systemd >/dev/null
 mkdir -p "$work/inventory/group_vars"
@@ -31,7 +31,8 @@ printf -- '---\nmathesar:\n  hosts:\n    %s:\n      ansible_connection: communit
   > "$work/inventory/hosts.yml"
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$repo/molecule/resources/test-vault-password"
 export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
-ansible-playbook -i "$work/inventory/hosts.yml" molecule/resources/prepare.yml >/dev/null
+# prepare.yml makes the admin's SSH key in the run's folder (as Molecule's ephemeral folder in the scenarios).
+MOLECULE_EPHEMERAL_DIRECTORY="$work" ansible-playbook -i "$work/inventory/hosts.yml" molecule/resources/prepare.yml >/dev/null
 if [ "${CONNECTION:-ssh}" = ssh ]; then
   # Test setup: an SSH server and a key for this run, then the inventory points at the container's address.
   ssh-keygen -q -t ed25519 -N '' -f "$work/key"

@@ -21,7 +21,7 @@ tests/testbed/docker-engine.sh
 image=$(tests/testbed/base-image.sh trixie)
 if ! docker inspect "$name" >/dev/null 2>&1; then
   docker run -d --name "$name" --hostname mathesar-demo \
-    --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
     --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
     --stop-signal SIGRTMIN+3 "$image" /lib/systemd/systemd >/dev/null
 fi
@@ -53,7 +53,9 @@ if [ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ]; then
   extra+=(-e "mathesar_app_release_archive=$MATHESAR_RELEASE_ARCHIVE" -e "mathesar_app_version=$version")
 fi
 export PATH="$repo/.venv/bin:$PATH"
-# Test-machine setup only (the host's extra CA files, if any, for TLS-intercepting networks).
+# Test-machine setup only (the host's extra CA files, if any, for TLS-intercepting networks; sshd and an admin key
+# for root, made in the demo folder, as a VPS has: the hardening role insists on a key login).
+export MOLECULE_EPHEMERAL_DIRECTORY="$demo"
 ansible-playbook -i "$demo/inventory/hosts.yml" molecule/resources/prepare.yml >/dev/null
 ansible-playbook -i "$demo/inventory/hosts.yml" playbooks/same_host.yml "${extra[@]}"
 password=$(ansible-vault view "$demo/vault.yml" | sed -n 's/^vault_mathesar_admin_password: //p')
