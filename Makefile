@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SCENARIO ?=
 # Debian suites of the single-host scenarios, e.g. SUITES=bookworm (default: same_host on trixie, hardening on
 # bookworm and trixie; later scenarios run on trixie). Passed to tests/testbed/run-scenarios.sh from the command line.
-# Scenario lanes run at once (tests/testbed/run-scenarios.sh): 2 by default, JOBS=1 for one at a time.
+# Scenario lanes run at once (tests/testbed/run-scenarios.sh): 1 by default, JOBS=2 on a machine with more cores.
 INVENTORY ?= inventories/same_host
 # The group_vars folder that holds the vault: mathesar (same_host) or all (separate_hosts).
 GROUP ?= mathesar
