@@ -6,6 +6,7 @@ The tests share one installation and run in file order: each builds on the state
 Every check looks at the data itself (records, files, migrations, sessions, decryptable stored passwords).
 """
 
+import contextlib
 import hashlib
 import os
 import re
@@ -45,11 +46,20 @@ def archives(tmp_path_factory):
 @pytest.fixture(scope="module")
 def user(vps, settings):
     """One logged-in browser session that lives through the whole file (its cookie jar stays on the host)."""
+    with logged_in(vps, settings) as c:
+        yield c
+
+
+@contextlib.contextmanager
+def logged_in(vps, settings):
+    """A new browser session logged in as the admin (its cookie jar on the host is removed afterwards)."""
     c = Client(vps, settings["domain"], CADDY_ROOT_CA)
-    response = c.login(settings["admin_user"], settings["admin_password"])
-    assert response.status == 302 and "sessionid" in response.cookies, "admin login failed"
-    yield c
-    c.close()
+    try:
+        response = c.login(settings["admin_user"], settings["admin_password"])
+        assert response.status == 302 and "sessionid" in response.cookies, "admin login failed"
+        yield c
+    finally:
+        c.close()
 
 
 def deploy(version, archive, *args):
@@ -153,11 +163,8 @@ def test_upgrade_keeps_data_sessions_and_the_previous_release(vps, user, setting
     assert_session_survived(user)
     assert_file_intact(vps, settings)
     assert_stored_passwords_decrypt(user)
-    fresh = Client(vps, settings["domain"], CADDY_ROOT_CA)
-    try:
-        assert fresh.login(settings["admin_user"], settings["admin_password"]).status == 302
-    finally:
-        fresh.close()
+    with logged_in(vps, settings):
+        pass
     # v1 is kept for a rollback; the broken release (it never served) was pruned, with its archive.
     assert releases(vps, settings) == sorted([settings["version"], V2])
     assert not vps.file(f"{settings['root']}/archives/mathesar-{BROKEN}.tar.gz").exists
@@ -210,12 +217,8 @@ def test_backup_then_destroy_then_restore(vps, user, settings, archives):
     assert vps.run(f"rm -rf {settings['root']}/shared/media/*").rc == 0
     run = deploy(V2, archives[V2])
     assert run.returncode == 0, output(run)[-3000:]
-    fresh = Client(vps, settings["domain"], CADDY_ROOT_CA)
-    try:
-        assert fresh.login(settings["admin_user"], settings["admin_password"]).status == 302
+    with logged_in(vps, settings) as fresh:
         assert records(fresh) == [], "the data was not really destroyed"
-    finally:
-        fresh.close()
     assert not vps.file(f"{settings['root']}/shared/media/{settings['admin_user']}/{STATE['file']}").exists
 
     # A restore under another SECRET_KEY is refused before anything changes.
@@ -228,13 +231,9 @@ def test_backup_then_destroy_then_restore(vps, user, settings, archives):
     run = run_playbook("restore.yml", "-e",
                        f"mathesar_app_restore_backup={name}")
     assert run.returncode == 0, output(run)[-4000:]
-    restored = Client(vps, settings["domain"], CADDY_ROOT_CA)
-    try:
-        assert restored.login(settings["admin_user"], settings["admin_password"]).status == 302
+    with logged_in(vps, settings) as restored:
         assert records(restored) == ["made on v1", "made on v2"]
         assert_stored_passwords_decrypt(restored)
-    finally:
-        restored.close()
     assert_file_intact(vps, settings)
     owner = vps.file(f"{settings['root']}/shared/media/{settings['admin_user']}/{STATE['file']}").user
     assert owner == "mathesar"
@@ -269,11 +268,7 @@ def test_uninstall_keeps_the_data_and_a_reinstall_picks_it_up(vps, settings, arc
 
     run = deploy(V2, archives[V2])
     assert run.returncode == 0, output(run)[-3000:]
-    back = Client(vps, settings["domain"], CADDY_ROOT_CA)
-    try:
-        assert back.login(settings["admin_user"], settings["admin_password"]).status == 302
+    with logged_in(vps, settings) as back:
         assert records(back) == ["made on v1", "made on v2"]
         assert_stored_passwords_decrypt(back)
-    finally:
-        back.close()
     assert_file_intact(vps, settings)
