@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Run Molecule scenarios on fresh containers and end with one line: "scenarios: N passed, M failed".
 #   tests/testbed/run-scenarios.sh [SCENARIO]        (JOBS=2: two lanes at once, logs in .cache/logs/)
-# Each entry of the plan is scenario@suite. By default same_host runs on Debian 13 and hardening on Debian 12; later
-# scenarios on 13. hardening converges the same-host playbook over real SSH and runs the shared end-to-end suite too,
-# so hardening@bookworm also covers the same-host layout on Debian 12 (same_host@bookworm is left out; it takes about
-# 10 minutes, Lynis runs twice). SUITES="trixie bookworm" names the suites of both single-host scenarios at once.
-# Scenarios: same_host, hardening, separate_hosts, external_db, day_two (upgrade/rollback, backup/restore,
-# uninstall).
+# Each entry of the plan is scenario@suite. The default plan (`make test`) covers each layout once per target:
+#   hardening@bookworm       same-host layout, hardened, over real SSH: shared end-to-end suite, idempotence,
+#                            hardening checks, Lynis (Debian 12)
+#   separate_hosts@trixie    DB host + app host, both hardened, --check --diff (Debian 13)
+#   external_db@trixie       app host + a managed PostgreSQL (Debian 13)
+#   day_two@trixie           same-host layout: shared end-to-end suite, --check --diff, then upgrade/rollback,
+#                            backup/restore, uninstall (Debian 13)
+# same_host (same-host layout, hardened, over Docker: the quickest full check while developing) runs when named:
+#   tests/testbed/run-scenarios.sh same_host          (SUITES="trixie bookworm" for both; default trixie)
+# SUITES also names the suites of hardening. Scenarios: same_host, hardening, separate_hosts, external_db, day_two.
 # MATHESAR_RELEASE_ARCHIVE=/path/mathesar.tar.gz deploys a real release instead of the stand-in.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +20,9 @@ same_host_suites=${SUITES:-trixie}
 hardening_suites=${SUITES:-bookworm}
 
 plan=()
-for suite in $same_host_suites; do plan+=("same_host@$suite"); done
+if [ "$only" = same_host ]; then
+  for suite in $same_host_suites; do plan+=("same_host@$suite"); done
+fi
 for suite in $hardening_suites; do plan+=("hardening@$suite"); done
 plan+=("separate_hosts@trixie" "external_db@trixie" "day_two@trixie")
 if [ -n "$only" ]; then

@@ -28,8 +28,8 @@ SELECTED_LAYOUTS = {LAYOUT, *os.environ.get("MATHESAR_TEST_EXTRA_LAYOUTS", "").s
 LAYOUTS = pathlib.Path(__file__).resolve().parent / "layouts"
 
 
-# Scenarios that run only their own folder's tests (they drive the playbooks themselves).
-OWN_TESTS_ONLY = {"day_two"}
+# Layout folders whose tests change the installation (upgrades, restore, uninstall): they run after all others.
+RUN_LAST = {"day_two"}
 
 
 def _layout_of(item):
@@ -39,14 +39,13 @@ def _layout_of(item):
 
 def pytest_collection_modifyitems(config, items):
     """Tests in layouts/<name>/ belong to that layout's scenario only (and to scenarios that name the folder in
-    MATHESAR_TEST_EXTRA_LAYOUTS); the ones beside this file run in every layout except the OWN_TESTS_ONLY scenarios.
-    Molecule names every test file on the command line, so the others are deselected here."""
-    other = [item for item in items
-             if _layout_of(item) not in SELECTED_LAYOUTS | {None}
-             or (LAYOUT in OWN_TESTS_ONLY and _layout_of(item) is None)]
+    MATHESAR_TEST_EXTRA_LAYOUTS); the ones beside this file run in every scenario. Molecule names every test file
+    on the command line, so the others are deselected here. The RUN_LAST folders go to the end, in file order."""
+    other = [item for item in items if _layout_of(item) not in SELECTED_LAYOUTS | {None}]
     if other:
         config.hook.pytest_deselected(items=other)
         items[:] = [item for item in items if item not in other]
+    items.sort(key=lambda item: _layout_of(item) in RUN_LAST)
 
 
 def _load_vault():

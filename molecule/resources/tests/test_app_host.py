@@ -73,10 +73,11 @@ def test_conn_max_age_is_set(host):
     assert result.stdout.strip() == "60 True"
 
 
-# A --check --diff run costs as much as a converge. It runs once per layout: in same_host (one host) and in
-# separate_hosts (DB host with TLS, app host). The scenarios hardening (same-host layout again, over SSH) and
-# external_db (separate_hosts' app host) skip it, to keep `make test` inside CI's time budget.
-CHECK_MODE_SCENARIOS = {"same_host", "separate_hosts"}
+# A --check --diff run costs as much as a converge. It runs once per layout: in day_two (same-host layout, Debian 13;
+# also same_host when run by hand) and in separate_hosts (DB host with TLS, app host, both hardened). The scenarios
+# hardening (same-host layout again, over SSH) and external_db (separate_hosts' app host) skip it, to keep
+# `make test` inside CI's time budget.
+CHECK_MODE_SCENARIOS = {"same_host", "day_two", "separate_hosts"}
 
 
 def test_check_diff_run_is_clean():
