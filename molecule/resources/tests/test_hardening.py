@@ -11,7 +11,8 @@ testinfra_hosts = ["mathesar", "mathesar_app", "mathesar_db"]
 pytestmark = pytest.mark.skipif(
     os.environ.get("MATHESAR_TEST_HARDENING") == "off",
     reason="SKIPPED LOUDLY: this scenario converges with mathesar_hardening_enabled false (CI time budget); "
-           "the scenarios same_host, hardening and separate_hosts run these checks on hardened hosts")
+           "the scenarios hardening and separate_hosts (and same_host, when named) run these checks on hardened "
+           "hosts")
 
 
 def _groups(host):
