@@ -125,6 +125,14 @@ def test_umask_keeps_files_readable_for_the_proxy(host):
     assert host.run("grep -E '^UMASK\\s+022$' /etc/login.defs").rc == 0
 
 
+def test_password_strength_check_has_its_dictionary(host):
+    """pam_pwquality checks new passwords against cracklib's dictionary; without it every password is refused."""
+    weak = host.run("echo password | cracklib-check")
+    assert weak.rc == 0 and "dictionary word" in weak.stdout, weak.stdout + weak.stderr
+    strong = host.run("echo 'Tr4vel-Quietly-Over-Mountains' | cracklib-check")
+    assert strong.rc == 0 and strong.stdout.strip().endswith(": OK"), strong.stdout + strong.stderr
+
+
 @pytest.mark.parametrize("path", ["/etc/issue", "/etc/issue.net"])
 def test_legal_banner(host, path):
     assert "Authorized access only" in host.file(path).content_string
