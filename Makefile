@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 # Scenarios of `make test` (the plan in tests/testbed/run-scenarios.sh by default), or one: make test SCENARIO=same_host
 SCENARIO ?=
 # Debian suites of the single-host scenarios same_host and hardening, e.g. SUITES="bookworm trixie" (default:
-# same_host on trixie, hardening on bookworm; the others run on trixie). Passed to tests/testbed/run-scenarios.sh from the command line.
+# same_host on trixie, hardening on bookworm; the others run on trixie). Passed to tests/testbed/run-scenarios.sh
+# from the command line.
 # Scenario lanes run at once (tests/testbed/run-scenarios.sh): 1 by default, JOBS=2 on a machine with more cores.
 INVENTORY ?= inventories/same_host
 # The group_vars folder that holds the vault: mathesar (same_host) or all (separate_hosts).
