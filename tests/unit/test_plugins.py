@@ -9,18 +9,12 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "plugins" / "filter"))
 sys.path.insert(0, str(REPO / "plugins" / "test"))
+sys.path.insert(0, str(REPO / "tests" / "unit"))
 
+from env_values import NASTY  # noqa: E402
 from hosts import bare_host  # noqa: E402
 from systemd_env import systemd_env_quote  # noqa: E402
 
-NASTY = [
-    "plain",
-    "with spaces  and  doubles",
-    "q'uote \"double\" $HOME ${X} `id` back\\slash \\n #hash ;semi",
-    "ends with backslash\\",
-    "$",
-    "",
-]
 
 
 @pytest.mark.parametrize("value", NASTY)
@@ -37,7 +31,8 @@ def test_quoted_value_reads_back_the_same_in_systemd(value, tmp_path):
     systemd_run = "/usr/bin/systemd-run"
     if not pathlib.Path("/run/systemd/system").exists():
         pytest.skip("SKIPPED LOUDLY: no systemd running on this controller; systemd's own parsing of the "
-                    "environment file is checked on the targets by the same_host scenario instead")
+                    "environment file is checked on the targets instead, by every scenario's shared suite "
+                    "(test_app_host.py::test_systemd_reads_the_quoted_values_back)")
     env = tmp_path / "env"
     env.write_text(f"V={systemd_env_quote(value)}\n")
     out = subprocess.run([systemd_run, "--wait", "--pipe", "-q", f"-pEnvironmentFile={env}",

@@ -1,10 +1,17 @@
 """Layout, permissions, sandboxing and secret handling on the app host."""
 
+import json
 import os
 import shlex
+import sys
 
 import pytest
-from conftest import recap, run_converge
+from conftest import REPO, recap, run_converge
+
+sys.path.insert(0, str(REPO / "plugins" / "filter"))
+sys.path.insert(0, str(REPO / "tests" / "unit"))
+from env_values import NASTY  # noqa: E402
+from systemd_env import systemd_env_quote  # noqa: E402
 
 testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar")]
 
@@ -50,6 +57,18 @@ def test_environment_carries_the_vault_values_unmangled(host, settings):
     environ = host.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.splitlines()
     assert f"POSTGRES_PASSWORD={settings['db_password']}" in environ
     assert f"SECRET_KEY={settings['secret_key']}" in environ
+
+
+def test_systemd_reads_the_quoted_values_back(host):
+    """The role's systemd_env_quote filter against systemd's own EnvironmentFile parser on the target (the unit
+    tests check sh; the controller has no systemd): every awkward value comes back unchanged."""
+    env = "".join(f"NASTY_{i}={systemd_env_quote(value)}\n" for i, value in enumerate(NASTY))
+    code = "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('NASTY_')}))"
+    result = host.run(f"f=$(mktemp) && printf %s {shlex.quote(env)} > $f && "
+                      f"systemd-run --wait --pipe --quiet -p EnvironmentFile=$f python3 -c {shlex.quote(code)}; "
+                      "rc=$?; rm -f $f; exit $rc")
+    assert result.rc == 0, result.stderr
+    assert json.loads(result.stdout) == {f"NASTY_{i}": value for i, value in enumerate(NASTY)}
 
 
 def test_unit_is_sandboxed(host):
