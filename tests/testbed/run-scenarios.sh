@@ -106,8 +106,12 @@ run_entry() {
   took=$(( $(date +%s) - start ))
   if [ "$rc" -eq 0 ]; then
     echo "passed $entry (${took}s)" | tee -a "$results"
-    # In lanes the log is not on the console: show the verify summary and every skip with its reason.
-    [ "$jobs" -le 1 ] || grep -E '^SKIPPED \[|^=+ .*(passed|failed).* in [0-9.]+s' "$log" | sed "s/^/  $entry: /"
+    # In lanes the log is not on the console: show the verify summary and each reason for a skip, with its count.
+    if [ "$jobs" -gt 1 ]; then
+      grep -E '^=+ .*(passed|failed).* in [0-9.]+s' "$log" | sed "s/^/  $entry: /"
+      grep -E '^SKIPPED \[' "$log" | sed -E 's/^SKIPPED \[([0-9]+)\] [^ ]+: /\1 /' \
+        | awk '{n=$1; $1=""; c[$0]+=n} END {for (r in c) printf "  %s: %d skipped:%s\n", e, c[r], r}' e="$entry"
+    fi
   else
     echo "FAILED $entry (${took}s, log: $log)" | tee -a "$results"
     # In lanes the log is not on the console: show its end, where Molecule says what failed.
