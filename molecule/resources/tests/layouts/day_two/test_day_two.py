@@ -1,6 +1,6 @@
 """Day two on one host, in order: data on v1; an upgrade to a broken release rolls back (database restored);
-an upgrade to v2 keeps data and sessions; a downgrade is refused; pruning; backup, destruction and restore;
-a scheduled backup; uninstall keeps the data and a re-install picks it up.
+an upgrade to v2 keeps data and sessions; a downgrade is refused; backup, destruction (with pruning to one
+release) and restore; a scheduled backup; uninstall keeps the data and a re-install picks it up.
 
 The tests share one installation and run in file order: each builds on the state the previous one left.
 Every check looks at the data itself (records, files, migrations, sessions, decryptable stored passwords).
@@ -187,13 +187,6 @@ def test_downgrade_is_refused(vps, user, settings):
     assert info(user)["version"] == V2
 
 
-def test_releases_are_pruned_to_the_limit(vps, settings, archives):
-    run = deploy(V2, archives[V2], "-e", "mathesar_app_releases_keep=1")
-    assert run.returncode == 0, output(run)[-3000:]
-    assert releases(vps, settings) == [V2]
-    assert not vps.file(f"{settings['root']}/archives/mathesar-{settings['version']}.tar.gz").exists
-
-
 def test_backup_then_destroy_then_restore(vps, user, settings, archives):
     assert "error" not in user.rpc("standin.records.add", {"text": "made on v2"})
     run = run_playbook("backup.yml")
@@ -211,15 +204,21 @@ def test_backup_then_destroy_then_restore(vps, user, settings, archives):
     assert {"database.dump", "media.tar.gz"} <= set(vps.run(f"ls {path}").stdout.split())
 
     # Destroy: the database is dropped and the media deleted; the layout playbook then makes a fresh, empty
-    # Mathesar (new database, migrations, admin), as on a replacement server.
+    # Mathesar (new database, migrations, admin), as on a replacement server. The same run keeps one release only
+    # (mathesar_app_releases_keep=1): pruning is checked here, which saves a playbook run.
     assert vps.run("systemctl stop mathesar").rc == 0
     psql(vps, "DROP DATABASE mathesar_django WITH (FORCE)")
     assert vps.run(f"rm -rf {settings['root']}/shared/media/*").rc == 0
-    run = deploy(V2, archives[V2])
+    assert releases(vps, settings) == sorted([settings["version"], V2])
+    run = deploy(V2, archives[V2], "-e", "mathesar_app_releases_keep=1")
     assert run.returncode == 0, output(run)[-3000:]
     with logged_in(vps, settings) as fresh:
         assert records(fresh) == [], "the data was not really destroyed"
     assert not vps.file(f"{settings['root']}/shared/media/{settings['admin_user']}/{STATE['file']}").exists
+    # Pruned to the limit: v1's release and its archive are gone, the running v2 stays.
+    assert releases(vps, settings) == [V2]
+    assert not vps.file(f"{settings['root']}/archives/mathesar-{settings['version']}.tar.gz").exists
+    assert current_release(vps, settings) == V2
 
     # A restore under another SECRET_KEY is refused before anything changes.
     run = run_playbook("restore.yml", "-e",
