@@ -10,8 +10,8 @@ from conftest import CADDY_ROOT_CA, host_in_group, open_tcp_ports, probe_listene
 from mathesar_client import Client
 
 _NETWORK = yaml.safe_load((pathlib.Path(__file__).resolve().parents[3] / "vars" / "test-network.yml").read_text())
-DB_ADDRESS = _NETWORK["__test_private_addresses"]["mathesar_db"]
-APP_ADDRESS = _NETWORK["__test_private_addresses"]["mathesar_app"]
+DB_ADDRESS = _NETWORK["__test_networks"]["separate_hosts"]["mathesar_db"]
+APP_ADDRESS = _NETWORK["__test_networks"]["separate_hosts"]["mathesar_app"]
 
 
 @pytest.fixture(scope="module")
