@@ -4,12 +4,17 @@ The playbook runs against this controller itself (connection local) in check mod
 something through could not change anything here.
 """
 
+import datetime
 import json
 import pathlib
 import re
 import subprocess
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "same_host.yml"
@@ -84,3 +89,56 @@ def test_bad_input_fails_before_any_change(tmp_path, case):
     # The failure happened in the preflight play: the main play never started.
     assert "PLAY [Mathesar on one host]" not in out, f"{case}: failed only after the preflight\n{out[-3000:]}"
     assert variable in out, f"{case}: the message does not name {variable}\n{out[-3000:]}"
+
+
+def _tls_pair(folder, name, days=30, key_of=None):
+    """A self-signed certificate (valid for `days`, negative: expired) and a key file, the key another one than the
+    certificate's when key_of names a different pair."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mathesar-db")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = (now - datetime.timedelta(days=3), now - datetime.timedelta(days=1)) if days < 0 else \
+        (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days))
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+            .sign(key, hashes.SHA256()))
+    crt, pem = folder / f"{name}.crt", folder / f"{name}.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    pem.chmod(0o600)
+    return str(crt), str(pem)
+
+
+def _tls_files(cert, key):
+    return {"postgres_tls_mode": "files", "postgres_tls_cert_file": cert, "postgres_tls_key_file": key}
+
+
+def test_matching_tls_files_pass_the_preflight(tmp_path):
+    rc, out = run(tmp_path, _tls_files(*_tls_pair(tmp_path, "good")), tags="preflight-probe")
+    assert rc == 0, out[-3000:]
+    assert "Fail when the certificate has expired" in out
+    assert recap(out)["changed"] == 0
+
+
+TLS_CASES = {
+    "key of another certificate": ("postgres_tls_key_file", "is not the key of postgres_tls_cert_file"),
+    "expired certificate": ("postgres_tls_cert_file", "expired on"),
+    "missing key file": ("postgres_tls_key_file", "must be files on the controller"),
+}
+
+
+@pytest.mark.parametrize("case", list(TLS_CASES))
+def test_bad_tls_files_fail_before_any_change(tmp_path, case):
+    cert, key = _tls_pair(tmp_path, "server", days=-1 if case == "expired certificate" else 30)
+    if case == "key of another certificate":
+        key = _tls_pair(tmp_path, "other")[1]
+    if case == "missing key file":
+        key = str(tmp_path / "no-such.key")
+    rc, out = run(tmp_path, _tls_files(cert, key))
+    assert rc != 0, f"{case}: the playbook did not fail\n{out[-3000:]}"
+    summary = recap(out)
+    assert summary["changed"] == 0 and summary["failed"] == 1, summary
+    assert "PLAY [Mathesar on one host]" not in out, f"{case}: failed only after the preflight\n{out[-3000:]}"
+    variable, message = TLS_CASES[case]
+    assert variable in out and message in out, f"{case}: not the expected message\n{out[-3000:]}"
