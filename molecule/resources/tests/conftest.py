@@ -141,6 +141,26 @@ def psql(host, sql, database="postgres"):
     return result.stdout.strip()
 
 
+def pg_unit(db):
+    """The cluster's unit by its real name: `systemctl reload 'postgresql@*-main'` matches nothing and still
+    exits 0, so a glob would make these tests pass without touching PostgreSQL."""
+    version = db.run("ls /etc/postgresql").stdout.split()
+    assert len(version) == 1, version
+    return f"postgresql@{version[0]}-main"
+
+
+def fresh_db_connection(app):
+    """Open a new DB connection the way the service does: a transient unit with the service's user, environment
+    file and venv (so libpq sees the same PGSSLROOTCERT and home folder as gunicorn)."""
+    code = ("import os, psycopg; c = psycopg.connect(host=os.environ['POSTGRES_HOST'], "
+            "dbname=os.environ['POSTGRES_DB'], user=os.environ['POSTGRES_USER'], "
+            "password=os.environ['POSTGRES_PASSWORD'], sslmode=os.environ['POSTGRES_SSLMODE'], connect_timeout=10); "
+            "print(c.execute('select 1').fetchone()[0])")
+    return app.run("systemd-run --wait --pipe --quiet -p User=mathesar "
+                   "-p EnvironmentFile=/opt/mathesar/shared/config/mathesar.env "
+                   f"/opt/mathesar/current/.venv/bin/python -c {shlex.quote(code)}")
+
+
 def open_tcp_ports(scanner, *addresses):
     """{address: set of open TCP ports} from a full nmap scan (all 65535 ports) run on the scanner host.
     On the test network 20000 probes/s find the same ports as 3000/s (each unanswered port is probed twice) and

@@ -1,6 +1,16 @@
-"""Checks of the external (managed) database mode: what the play created on a server it does not manage."""
+"""Checks of the external (managed) database mode: what the play created on a server it does not manage, and the
+renewal of the server certificate the postgres role signs in ca mode (the managed server's fixture uses that mode)."""
 
-from conftest import host_in_group, psql
+import datetime
+import os
+import pathlib
+import shlex
+import subprocess
+import time
+
+from conftest import fresh_db_connection, host_in_group, pg_unit, psql, run_converge
+from cryptography import x509
+from testinfra.utils.ansible_runner import AnsibleRunner
 
 
 def test_play_created_role_and_database_on_the_managed_server():
@@ -18,3 +28,51 @@ def test_app_host_has_no_database_server():
     assert not any(app.package(f"postgresql-{v}").is_installed for v in ("15", "16", "17", "18"))
     env = app.file("/opt/mathesar/shared/config/mathesar.env").content_string
     assert 'POSTGRES_SSLMODE="require"' in env and "PGSSLROOTCERT=" in env
+
+
+def _not_after(pem):
+    return x509.load_pem_x509_certificate(pem).not_valid_after_utc
+
+
+def _wait_until_served(db, pem, timeout=10):
+    """Wait until PostgreSQL on db presents the certificate pem (a reload applies it to new connections)."""
+    wanted = x509.load_pem_x509_certificate(pem)
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = db.run("openssl s_client -starttls postgres -connect 127.0.0.1:5432 </dev/null 2>/dev/null "
+                       "| openssl x509").stdout
+        if shown and x509.load_pem_x509_certificate(shown.encode()) == wanted:
+            return
+        assert time.monotonic() < deadline, \
+            f"PostgreSQL does not present the certificate that ends {wanted.not_valid_after_utc}"
+        time.sleep(0.5)
+
+
+def test_server_certificate_is_renewed_before_it_expires():
+    """ca mode: a host certificate that expires within postgres_tls_renew_days (30) is signed again on the next run,
+    installed and reloaded; the app keeps connecting with the same CA. Here the managed server's fixture (the
+    postgres role in ca mode) first gets a certificate valid for 5 more days, as after 820 days."""
+    db, app = host_in_group("managed_db"), host_in_group("mathesar_app")
+    name = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("managed_db")[0]
+    pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki"
+    crt = pki / f"{name}.crt"
+    signed = subprocess.run(
+        ["openssl", "x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"),
+         "-CAkey", str(pki / "ca.key"), "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "5",
+         "-copy_extensions", "copy", "-out", str(crt)], capture_output=True, text=True, check=False)
+    assert signed.returncode == 0, signed.stderr
+    short = crt.read_bytes()
+    assert _not_after(short) < datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=6)
+    conf = db.run("ls -d /etc/postgresql/*/main").stdout.strip()
+    installed = db.run(f"printf %s {shlex.quote(short.decode())} > {conf}/mathesar-deploy-server.crt && "
+                       f"systemctl reload {pg_unit(db)}")
+    assert installed.rc == 0, installed.stderr
+    _wait_until_served(db, short)
+
+    run = run_converge()
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    renewed = crt.read_bytes()
+    assert _not_after(renewed) > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=800)
+    # The server presents the new certificate, and the app's fresh connections verify it against the same CA.
+    _wait_until_served(db, renewed)
+    assert fresh_db_connection(app).stdout.strip() == "1"

@@ -6,7 +6,8 @@ import time
 
 import pytest
 import yaml
-from conftest import CADDY_ROOT_CA, host_in_group, open_tcp_ports, probe_listener, psql, tcp_connects
+from conftest import (CADDY_ROOT_CA, fresh_db_connection, host_in_group, open_tcp_ports, pg_unit, probe_listener,
+                      psql, tcp_connects)
 from mathesar_client import Client
 
 _NETWORK = yaml.safe_load((pathlib.Path(__file__).resolve().parents[3] / "vars" / "test-network.yml").read_text())
@@ -37,26 +38,6 @@ def _app_answers(app, settings):
     return probe.stdout == "200"
 
 
-def _pg_unit(db):
-    """The cluster's unit by its real name: `systemctl reload 'postgresql@*-main'` matches nothing and still
-    exits 0, so a glob would make these tests pass without touching PostgreSQL."""
-    version = db.run("ls /etc/postgresql").stdout.split()
-    assert len(version) == 1, version
-    return f"postgresql@{version[0]}-main"
-
-
-def _fresh_connection(app):
-    """Open a new DB connection the way the service does: a transient unit with the service's user, environment
-    file and venv (so libpq sees the same PGSSLROOTCERT and home folder as gunicorn)."""
-    code = ("import os, psycopg; c = psycopg.connect(host=os.environ['POSTGRES_HOST'], "
-            "dbname=os.environ['POSTGRES_DB'], user=os.environ['POSTGRES_USER'], "
-            "password=os.environ['POSTGRES_PASSWORD'], sslmode=os.environ['POSTGRES_SSLMODE'], connect_timeout=10); "
-            "print(c.execute('select 1').fetchone()[0])")
-    return app.run("systemd-run --wait --pipe --quiet -p User=mathesar "
-                   "-p EnvironmentFile=/opt/mathesar/shared/config/mathesar.env "
-                   f"/opt/mathesar/current/.venv/bin/python -c {shlex.quote(code)}")
-
-
 def test_app_connects_over_tls_with_scram(db, app, settings):
     assert _app_answers(app, settings)
     rows = psql(db, "SELECT s.ssl, s.version FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
@@ -72,7 +53,7 @@ def test_app_verifies_the_server_certificate(app):
     env = app.file("/opt/mathesar/shared/config/mathesar.env").content_string
     assert 'POSTGRES_SSLMODE="require"' in env
     assert 'PGSSLROOTCERT="/opt/mathesar/shared/config/db-root-ca.crt"' in env
-    assert _fresh_connection(app).stdout.strip() == "1"
+    assert fresh_db_connection(app).stdout.strip() == "1"
 
 
 def test_outsider_cannot_open_a_session(outsider, settings):
@@ -117,7 +98,7 @@ def test_each_host_runs_only_its_part(db, app):
 
 def test_certificate_from_another_ca_is_refused(db, app):
     """Swap in a certificate from a foreign CA: a new connection from the app must fail, then recover."""
-    unit = _pg_unit(db)
+    unit = pg_unit(db)
     conf = db.run("ls -d /etc/postgresql/*/main").stdout.strip()
     crt, key = f"{conf}/mathesar-deploy-server.crt", f"{conf}/mathesar-deploy-server.key"
     issuer = "openssl s_client -starttls postgres -connect 127.0.0.1:5432 </dev/null 2>/dev/null | grep '^issuer'"
@@ -130,20 +111,20 @@ def test_certificate_from_another_ca_is_refused(db, app):
         time.sleep(1)
         # The server really presents the foreign certificate now.
         assert db.run(issuer).stdout.strip() == "issuer=CN=mathesar-db"
-        refused = _fresh_connection(app)
+        refused = fresh_db_connection(app)
         assert refused.rc != 0
         assert "certificate verify failed" in refused.stderr, refused.stderr
     finally:
         db.run(f"mv {crt}.orig {crt} && mv {key}.orig {key} && systemctl reload {unit}")
         time.sleep(1)
     assert "mathesar.deploy PostgreSQL CA" in db.run(issuer).stdout
-    assert _fresh_connection(app).stdout.strip() == "1"
+    assert fresh_db_connection(app).stdout.strip() == "1"
 
 
 def test_mathesar_recovers_after_a_postgres_restart(db, app, settings):
     assert _app_answers(app, settings)
     started_before = psql(db, "SELECT pg_postmaster_start_time()")
-    assert db.run(f"systemctl restart {_pg_unit(db)}").rc == 0
+    assert db.run(f"systemctl restart {pg_unit(db)}").rc == 0
     start = time.monotonic()
     assert psql(db, "SELECT pg_postmaster_start_time()") != started_before, "PostgreSQL did not restart"
     deadline = start + 30
