@@ -16,6 +16,7 @@ import subprocess
 import pytest
 from conftest import CADDY_ROOT_CA, REPO, host_in_group, psql, recap, run_converge, run_playbook
 from mathesar_client import Client
+from testinfra.utils.ansible_runner import AnsibleRunner
 
 pytestmark = pytest.mark.usefixtures("standin_only")
 
@@ -187,13 +188,22 @@ def test_downgrade_is_refused(vps, user, settings):
     assert info(user)["version"] == V2
 
 
-def test_backup_then_destroy_then_restore(vps, user, settings, archives):
+def test_backup_then_destroy_then_restore(vps, user, settings, archives, tmp_path):
     assert "error" not in user.rpc("standin.records.add", {"text": "made on v2"})
-    run = run_playbook("backup.yml")
+    fetched = tmp_path / "fetched"
+    run = run_playbook("backup.yml", "-e", f"mathesar_app_backup_fetch_dir={fetched}")
     assert run.returncode == 0, output(run)[-3000:]
     found = re.search(r"Backup: (/var/backups/mathesar/([0-9TZ]+_manual))", run.stdout)
     assert found, run.stdout[-2000:]
     path, name = found.groups()
+    # The copy on the controller: owner-only folder, every file whole (its SHA256SUMS line matches).
+    host_folder = fetched / AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("mathesar")[0]
+    assert host_folder.stat().st_mode & 0o777 == 0o700
+    copy = host_folder / name
+    sums = dict(reversed(line.split(None, 1)) for line in (copy / "SHA256SUMS").read_text().splitlines())
+    assert {"database.dump", "media.tar.gz", "MANIFEST"} <= set(sums), sums
+    for file, digest in sums.items():
+        assert hashlib.sha256((copy / file).read_bytes()).hexdigest() == digest, file
     # Root only, and it says which key and version it belongs to.
     assert vps.file("/var/backups/mathesar").mode == 0o700
     listing = vps.run(f"stat -c '%U %a %n' {path} {path}/*").stdout.split("\n")
