@@ -91,9 +91,8 @@ def test_bad_input_fails_before_any_change(tmp_path, case):
     assert variable in out, f"{case}: the message does not name {variable}\n{out[-3000:]}"
 
 
-def _tls_pair(folder, name, days=30, key_of=None):
-    """A self-signed certificate (valid for `days`, negative: expired) and a key file, the key another one than the
-    certificate's when key_of names a different pair."""
+def _tls_pair(folder, name, days=30):
+    """A self-signed certificate (valid for `days`, negative: expired) and its key, as files in folder."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mathesar-db")])
     now = datetime.datetime.now(datetime.timezone.utc)

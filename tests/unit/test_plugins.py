@@ -16,7 +16,6 @@ from hosts import bare_host  # noqa: E402
 from systemd_env import systemd_env_quote  # noqa: E402
 
 
-
 @pytest.mark.parametrize("value", NASTY)
 def test_quoted_value_reads_back_the_same_in_sh(value, tmp_path):
     env = tmp_path / "env"

@@ -141,12 +141,21 @@ def psql(host, sql, database="postgres"):
     return result.stdout.strip()
 
 
+def _pg_version(db):
+    version = db.run("ls /etc/postgresql").stdout.split()
+    assert len(version) == 1, version
+    return version[0]
+
+
 def pg_unit(db):
     """The cluster's unit by its real name: `systemctl reload 'postgresql@*-main'` matches nothing and still
     exits 0, so a glob would make these tests pass without touching PostgreSQL."""
-    version = db.run("ls /etc/postgresql").stdout.split()
-    assert len(version) == 1, version
-    return f"postgresql@{version[0]}-main"
+    return f"postgresql@{_pg_version(db)}-main"
+
+
+def pg_conf_dir(db):
+    """The cluster's config folder, where the postgres role installs the server certificate and key."""
+    return f"/etc/postgresql/{_pg_version(db)}/main"
 
 
 def fresh_db_connection(app):

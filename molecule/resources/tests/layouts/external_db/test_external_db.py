@@ -8,7 +8,7 @@ import shlex
 import subprocess
 import time
 
-from conftest import fresh_db_connection, host_in_group, pg_unit, psql, run_converge
+from conftest import fresh_db_connection, host_in_group, pg_conf_dir, pg_unit, psql, run_converge
 from cryptography import x509
 from testinfra.utils.ansible_runner import AnsibleRunner
 
@@ -63,8 +63,7 @@ def test_server_certificate_is_renewed_before_it_expires():
     assert signed.returncode == 0, signed.stderr
     short = crt.read_bytes()
     assert _not_after(short) < datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=6)
-    conf = db.run("ls -d /etc/postgresql/*/main").stdout.strip()
-    installed = db.run(f"printf %s {shlex.quote(short.decode())} > {conf}/mathesar-deploy-server.crt && "
+    installed = db.run(f"printf %s {shlex.quote(short.decode())} > {pg_conf_dir(db)}/mathesar-deploy-server.crt && "
                        f"systemctl reload {pg_unit(db)}")
     assert installed.rc == 0, installed.stderr
     _wait_until_served(db, short)

@@ -6,8 +6,8 @@ import time
 
 import pytest
 import yaml
-from conftest import (CADDY_ROOT_CA, fresh_db_connection, host_in_group, open_tcp_ports, pg_unit, probe_listener,
-                      psql, tcp_connects)
+from conftest import (CADDY_ROOT_CA, fresh_db_connection, host_in_group, open_tcp_ports, pg_conf_dir, pg_unit,
+                      probe_listener, psql, tcp_connects)
 from mathesar_client import Client
 
 _NETWORK = yaml.safe_load((pathlib.Path(__file__).resolve().parents[3] / "vars" / "test-network.yml").read_text())
@@ -99,7 +99,7 @@ def test_each_host_runs_only_its_part(db, app):
 def test_certificate_from_another_ca_is_refused(db, app):
     """Swap in a certificate from a foreign CA: a new connection from the app must fail, then recover."""
     unit = pg_unit(db)
-    conf = db.run("ls -d /etc/postgresql/*/main").stdout.strip()
+    conf = pg_conf_dir(db)
     crt, key = f"{conf}/mathesar-deploy-server.crt", f"{conf}/mathesar-deploy-server.key"
     issuer = "openssl s_client -starttls postgres -connect 127.0.0.1:5432 </dev/null 2>/dev/null | grep '^issuer'"
     assert db.run(f"cp -p {crt} {crt}.orig && cp -p {key} {key}.orig").rc == 0
