@@ -34,6 +34,8 @@ if [ -n "$only" ]; then
 fi
 
 tests/testbed/docker-engine.sh || exit 1
+# Leftovers of an interrupted run would hold the test subnets.
+tests/testbed/clean-stale.sh
 export MOLECULE_RUN_PREFIX="mdt-$(date +%s)-$$"
 logs="$repo/.cache/logs/$MOLECULE_RUN_PREFIX"
 mkdir -p "$logs"
@@ -42,6 +44,8 @@ cleanup() {
   local ids
   ids=$(docker ps -aq --filter "name=^/${MOLECULE_RUN_PREFIX}-" 2>/dev/null)
   [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
+  ids=$(docker network ls -q --filter "name=^${MOLECULE_RUN_PREFIX}-" 2>/dev/null)
+  [ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1
 }
 trap cleanup EXIT INT TERM
 
@@ -114,8 +118,13 @@ run_entry() {
     fi
   else
     echo "FAILED $entry (${took}s, log: $log)" | tee -a "$results"
-    # In lanes the log is not on the console: show its end, where Molecule says what failed.
-    [ "$jobs" -le 1 ] || { echo "--- last lines of $log"; tail -n 150 "$log"; echo "---"; }
+    # In lanes the log is not on the console: first the lines that say why (a long CI output may be cut in the
+    # middle), then its end, where Molecule says which step failed.
+    if [ "$jobs" -gt 1 ]; then
+      echo "--- why, from $log"
+      grep -E -m 20 '^\[ERROR\]: |^(fatal|failed): |ERROR!|Error response from daemon|^E   |^FAILED ' "$log" | cut -c1-600
+      echo "--- last lines of $log"; tail -n 80 "$log"; echo "---"
+    fi
   fi
 }
 
