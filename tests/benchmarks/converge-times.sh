@@ -5,6 +5,10 @@
 # A benchmark, not a test: record its output in docs/benchmarks.md.
 #   tests/benchmarks/converge-times.sh [trixie|bookworm]
 # Uses the stand-in release (or MATHESAR_RELEASE_ARCHIVE) and the test vault, like the scenarios.
+# COMPARE=<git revision> then re-runs, on the same converged container, this checkout's playbook and that
+# revision's in turn (COMPARE_RUNS times each, default 4) and prints each side's no-op times and median: an A/B on
+# one container, so that the machine's speed on the day (which varies by 2x here) cancels out. Both revisions must
+# converge to the same state (a change that only makes re-runs cheaper), or the first run of each side changes things.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -48,10 +52,11 @@ docker exec "$name" sh -c 'rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/upd
   touch -d "2 days ago" /var/lib/apt/lists'
 
 run() {
-  local label=$1 start end
+  local label=$1 checkout=${2:-$repo} start end
   start=$(date +%s.%N)
-  if ! ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=8 \
-    ansible-playbook -i "$work/inventory/hosts.yml" molecule/same_host/converge.yml > "$logs/$label.log" 2>&1; then
+  # From the checkout's folder: its ansible.cfg makes that checkout the collection mathesar.deploy.
+  if ! (cd "$checkout" && ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=8 \
+    ansible-playbook -i "$work/inventory/hosts.yml" molecule/same_host/converge.yml) > "$logs/$label.log" 2>&1; then
     tail -40 "$logs/$label.log"; echo "$label: FAILED (log: $logs/$label.log)"; exit 1
   fi
   end=$(date +%s.%N)
@@ -62,4 +67,23 @@ run() {
 echo "same_host on Debian $suite, release $version, connection ${CONNECTION:-ssh}, $(nproc) cores"
 run fresh-converge
 run noop-rerun
+if [ -n "${COMPARE:-}" ]; then
+  other="$repo/.cache/bench/$name-compare"
+  git worktree add -q --detach "$other" "$COMPARE"
+  trap '[ -n "${KEEP:-}" ] || docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work";
+        git -C "$repo" worktree remove --force "$other" 2>/dev/null || true' EXIT
+  echo "A/B no-op re-runs on this container: A = this checkout ($(git rev-parse --short HEAD)$(git diff --quiet HEAD \
+    || echo ' with uncommitted changes')), B = $COMPARE"
+  for i in $(seq 1 "${COMPARE_RUNS:-4}"); do
+    for side in A B; do
+      run "noop-$side$i" "$([ $side = A ] && echo "$repo" || echo "$other")" > "$logs/run.txt"
+      head -1 "$logs/run.txt" | tee -a "$logs/ab.txt"
+    done
+  done
+  for side in A B; do
+    grep -E "^noop-$side" "$logs/ab.txt" | awk '{print $2}' | sort -n \
+      | awk -v s="$side" '{t[NR]=$1} END {m=(NR%2)?t[(NR+1)/2]:(t[NR/2]+t[NR/2+1])/2;
+          printf "%s: median %.1f s of %d runs (min %.1f, max %.1f)\n", s, m, NR, t[1], t[NR]}'
+  done
+fi
 [ -z "${KEEP:-}" ] || echo "container kept: $name"
