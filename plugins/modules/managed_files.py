@@ -109,30 +109,31 @@ def _file_args(module, entry, path):
     return module.load_file_common_arguments(wanted, path=path)
 
 
-def _absent(module, path, diff):
+def _absent(module, path):
     if not os.path.lexists(path):
-        return False
+        return False, []
     kind = "directory" if os.path.isdir(path) and not os.path.islink(path) else "file"
-    diff.update({"before": {"path": path, "state": kind}, "after": {"path": path, "state": "absent"}})
     if not module.check_mode:
         try:
             os.rmdir(path) if kind == "directory" else os.unlink(path)
         except OSError as err:
             module.fail_json(msg=f"managed_files: cannot remove {path}: {to_native(err)}")
-    return True
+    return True, [{"before": {"path": path, "state": kind}, "after": {"path": path, "state": "absent"}}]
 
 
-def _directory(module, entry, path, diff):
-    changed = False
+def _directory(module, entry, path):
+    changed, diff = False, {}
     if not os.path.isdir(path):
         if os.path.lexists(path):
             module.fail_json(msg=f"managed_files: {path} exists and is not a folder")
-        diff.update({"before": {"path": path, "state": "absent"}, "after": {"path": path, "state": "directory"}})
+        diff = {"before": {"path": path, "state": "absent"}, "after": {"path": path, "state": "directory"}}
         changed = True
         if module.check_mode:
-            return True
+            return True, [diff]
         os.makedirs(path)
-    return module.set_fs_attributes_if_different(_file_args(module, entry, path), changed, diff)
+    # Owner, group and mode changes go into the same before/after fields.
+    changed = module.set_fs_attributes_if_different(_file_args(module, entry, path), changed, diff)
+    return changed, [diff] if diff else []
 
 
 def _write(module, entry, path, new):
@@ -155,7 +156,7 @@ def _write(module, entry, path, new):
             os.unlink(tmp)
 
 
-def _file(module, entry, path, diff):
+def _file(module, entry, path):
     if entry.get("content") is None:
         module.fail_json(msg=f"managed_files: {path} needs content (state file)")
     if not os.path.isdir(os.path.dirname(path)) and not module.check_mode:
@@ -167,26 +168,23 @@ def _file(module, entry, path, diff):
     if os.path.lexists(path):
         with open(path, "rb") as handle:
             old = handle.read()
-    changed = False
+    changed, diffs = False, []
     if old != new:
         changed = True
-        if module._diff:
-            diff.update({"before_header": path, "after_header": path,
-                         "before": to_text(old or b"", errors="surrogate_or_replace"),
-                         "after": to_text(new, errors="surrogate_or_replace")})
+        diffs.append({"before_header": path, "after_header": path,
+                      "before": to_text(old or b"", errors="surrogate_or_replace"),
+                      "after": to_text(new, errors="surrogate_or_replace")})
         if module.check_mode:
             if old is None:
-                return True
+                return True, diffs
         else:
             _write(module, entry, path, new)
     # Owner, group and mode get a diff of their own: the content's before/after are texts, these are fields.
     attributes = {}
     changed = module.set_fs_attributes_if_different(_file_args(module, entry, path), changed, attributes)
-    if module._diff and attributes:
-        diff.setdefault("before_header", path)
-        diff.setdefault("after_header", path)
-        diff["attributes"] = attributes
-    return changed
+    if attributes:
+        diffs.append({"before_header": path, "after_header": path, **attributes})
+    return changed, diffs
 
 
 def main():
@@ -199,22 +197,15 @@ def main():
         path = entry["path"]
         if not os.path.isabs(path):
             module.fail_json(msg=f"managed_files: path must be absolute, not '{path}'")
-        diff = {}
         if entry["state"] == "absent":
-            changed = _absent(module, path, diff)
+            changed, entry_diffs = _absent(module, path)
         elif entry["state"] == "directory":
-            changed = _directory(module, entry, path, diff)
+            changed, entry_diffs = _directory(module, entry, path)
         else:
-            changed = _file(module, entry, path, diff)
+            changed, entry_diffs = _file(module, entry, path)
         if changed:
             changed_paths.append(path)
-            if "attributes" in diff:
-                attributes = diff.pop("attributes")
-                if "before" in diff:
-                    diffs.append(diff)
-                diffs.append({"before_header": path, "after_header": path, **attributes})
-            elif diff:
-                diffs.append(diff)
+            diffs.extend(entry_diffs)
     result = {"changed": bool(changed_paths), "changed_paths": changed_paths}
     if module._diff:
         result["diff"] = diffs
