@@ -126,12 +126,17 @@ def recap(output):
     return re.findall(r"changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
 
 
+def name_in_group(group):
+    """The inventory name of the one test host of an inventory group."""
+    names = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group)
+    assert len(names) == 1, (group, names)
+    return names[0]
+
+
 def host_in_group(group):
     """The one test host of an inventory group, for tests that act on several hosts at once."""
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    names = AnsibleRunner(inventory).get_hosts(group)
-    assert len(names) == 1, (group, names)
-    return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory)
+    return testinfra.get_host(f"ansible://{name_in_group(group)}",
+                              ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 def psql(host, sql, database="postgres"):

@@ -14,9 +14,8 @@ import shlex
 import subprocess
 
 import pytest
-from conftest import CADDY_ROOT_CA, REPO, host_in_group, psql, recap, run_converge, run_playbook
+from conftest import CADDY_ROOT_CA, REPO, host_in_group, name_in_group, psql, recap, run_converge, run_playbook
 from mathesar_client import Client
-from testinfra.utils.ansible_runner import AnsibleRunner
 
 pytestmark = pytest.mark.usefixtures("standin_only")
 
@@ -197,7 +196,7 @@ def test_backup_then_destroy_then_restore(vps, user, settings, archives, tmp_pat
     assert found, run.stdout[-2000:]
     path, name = found.groups()
     # The copy on the controller: owner-only folder, every file whole (its SHA256SUMS line matches).
-    host_folder = fetched / AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("mathesar")[0]
+    host_folder = fetched / name_in_group("mathesar")
     assert host_folder.stat().st_mode & 0o777 == 0o700
     copy = host_folder / name
     sums = dict(reversed(line.split(None, 1)) for line in (copy / "SHA256SUMS").read_text().splitlines())

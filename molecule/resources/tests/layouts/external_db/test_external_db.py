@@ -8,9 +8,8 @@ import shlex
 import subprocess
 import time
 
-from conftest import fresh_db_connection, host_in_group, pg_conf_dir, pg_unit, psql, run_converge
+from conftest import fresh_db_connection, host_in_group, name_in_group, pg_conf_dir, pg_unit, psql, run_converge
 from cryptography import x509
-from testinfra.utils.ansible_runner import AnsibleRunner
 
 
 def test_play_created_role_and_database_on_the_managed_server():
@@ -53,7 +52,7 @@ def test_server_certificate_is_renewed_before_it_expires():
     installed and reloaded; the app keeps connecting with the same CA. Here the managed server's fixture (the
     postgres role in ca mode) first gets a certificate valid for 5 more days, as after 820 days."""
     db, app = host_in_group("managed_db"), host_in_group("mathesar_app")
-    name = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("managed_db")[0]
+    name = name_in_group("managed_db")
     pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki"
     crt = pki / f"{name}.crt"
     signed = subprocess.run(
