@@ -7,21 +7,27 @@
 # live while that process runs; only the leftovers of runs that are not live are removed, so two checkouts can
 # still run their scenarios side by side. Names with another prefix (MOLECULE_RUN_PREFIX=dev by hand) are left
 # alone.
+# With a run prefix as argument, removes that run's containers and networks whether it is live or not (the exit
+# trap of run-scenarios.sh, for its own run).
+#   tests/testbed/clean-stale.sh [RUN_PREFIX]
 set -uo pipefail
+run=${1:-}
 live() { [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -q 'run-scenarios'; }
 stale() {
   local name=$1 pid
+  [ -z "$run" ] || { [[ $name == "$run"-* ]]; return; }
   [[ $name =~ ^mdt-[0-9]+-([0-9]+)- ]] || return 1
   pid=${BASH_REMATCH[1]}
   ! live "$pid"
 }
 removed=0
-for name in $(docker ps -a --format '{{.Names}}' --filter 'name=^/mdt-'); do
+# Containers first: a network with containers attached cannot be removed.
+for name in $(docker ps -a --format '{{.Names}}' --filter "name=^/${run:-mdt-}"); do
   stale "$name" || continue
   docker rm -f "$name" >/dev/null && { echo "clean-stale: removed container $name"; removed=$((removed + 1)); }
 done
-for name in $(docker network ls --format '{{.Name}}' --filter 'name=^mdt-'); do
+for name in $(docker network ls --format '{{.Name}}' --filter "name=^${run:-mdt-}"); do
   stale "$name" || continue
   docker network rm "$name" >/dev/null && { echo "clean-stale: removed network $name"; removed=$((removed + 1)); }
 done
-[ "$removed" -eq 0 ] || echo "clean-stale: $removed leftovers of interrupted runs removed"
+[ "$removed" -eq 0 ] || [ -n "$run" ] || echo "clean-stale: $removed leftovers of interrupted runs removed"

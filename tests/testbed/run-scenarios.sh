@@ -40,13 +40,7 @@ export MOLECULE_RUN_PREFIX="mdt-$(date +%s)-$$"
 logs="$repo/.cache/logs/$MOLECULE_RUN_PREFIX"
 mkdir -p "$logs"
 
-cleanup() {
-  local ids
-  ids=$(docker ps -aq --filter "name=^/${MOLECULE_RUN_PREFIX}-" 2>/dev/null)
-  [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
-  ids=$(docker network ls -q --filter "name=^${MOLECULE_RUN_PREFIX}-" 2>/dev/null)
-  [ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1
-}
+cleanup() { tests/testbed/clean-stale.sh "$MOLECULE_RUN_PREFIX" >/dev/null 2>&1; }
 trap cleanup EXIT INT TERM
 
 # The release archive: the stand-in, built from tests/standin, unless a real one is named.
