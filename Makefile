@@ -9,9 +9,9 @@ SCENARIO ?=
 # from the command line.
 # Scenario lanes run at once (tests/testbed/run-scenarios.sh): 2 by default (measured 1.6-1.7 times the work per
 # minute on 2 cores), JOBS=1 for one scenario after the other with its output on the console.
-INVENTORY ?= inventories/same_host
-# The group_vars folder that holds the vault: mathesar (same_host) or all (separate_hosts).
-GROUP ?= mathesar
+INVENTORY ?= inventories/example
+# The group_vars folder that holds the vault.
+GROUP ?= all
 
 .PHONY: help venv lint unit test scenarios demo demo-destroy vault build clean
 
