@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Create an inventory's vault.yml with strong random secrets, encrypted with your vault password.
 # Never overwrites an existing file.
-#   scripts/create-vault.sh inventories/same_host [GROUP]      (GROUP: the group_vars folder, default mathesar)
-# The vault password is asked for by ansible-vault, or taken from ANSIBLE_VAULT_PASSWORD_FILE when set.
+#   scripts/create-vault.sh INVENTORY_DIR [GROUP]      (GROUP: the group_vars folder, default all)
+# The vault password is asked for by ansible-vault, or taken from ANSIBLE_VAULT_PASSWORD_FILE when set. Keep it safe:
+# the vault holds the SECRET_KEY, which encrypts the database passwords Mathesar stores.
 set -euo pipefail
 inventory=${1:?usage: create-vault.sh INVENTORY_DIR [GROUP]}
-group=${2:-mathesar}
+group=${2:-all}
 target="$inventory/group_vars/$group/vault.yml"
 [ -d "$inventory/group_vars/$group" ] || { echo "create-vault: no folder $inventory/group_vars/$group" >&2; exit 2; }
 if [ -e "$target" ]; then
@@ -28,3 +29,4 @@ print(f"vault_mathesar_admin_password: {rnd(24)}")
 PY
 chmod 600 "$target"
 echo "create-vault: wrote $target (encrypted). Show it with: ansible-vault view $target"
+echo "create-vault: keep the vault password safe and backed up: losing it loses the SECRET_KEY in the vault."

@@ -30,9 +30,10 @@ docker run -d --name "$name" --hostname mathesar-vps --cap-add SYS_ADMIN --cap-a
   --security-opt apparmor=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run \
   --tmpfs /run/lock --stop-signal SIGRTMIN+3 "$image" /lib/systemd/systemd >/dev/null
 mkdir -p "$work/inventory/group_vars"
-ln -s "$repo/inventories/same_host/group_vars/mathesar" "$work/inventory/group_vars/mathesar"
-printf -- '---\nmathesar:\n  hosts:\n    %s:\n      ansible_connection: community.docker.docker\n' "$name" \
-  > "$work/inventory/hosts.yml"
+ln -s "$repo/inventories/example/group_vars/all" "$work/inventory/group_vars/all"
+# The same-host layout: the host in both groups.
+printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: community.docker.docker\nmathesar_db:\n  hosts:\n    %s:\n' \
+  "$name" "$name" > "$work/inventory/hosts.yml"
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$repo/molecule/resources/test-vault-password"
 export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
 # prepare.yml makes the admin's SSH key in the run's folder (as Molecule's ephemeral folder in the scenarios).
@@ -43,8 +44,8 @@ if [ "${CONNECTION:-ssh}" = ssh ]; then
   docker exec "$name" sh -c 'apt-get install -y -qq openssh-server >/dev/null && mkdir -p /root/.ssh && systemctl start ssh'
   docker exec -i "$name" sh -c 'cat > /root/.ssh/authorized_keys' < "$work/key.pub"
   address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name")
-  printf -- '---\nmathesar:\n  hosts:\n    %s:\n      ansible_host: %s\n      ansible_user: root\n      ansible_ssh_private_key_file: %s\n      ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"\n' \
-    "$name" "$address" "$work/key" > "$work/inventory/hosts.yml"
+  printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_host: %s\n      ansible_user: root\n      ansible_ssh_private_key_file: %s\n      ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"\nmathesar_db:\n  hosts:\n    %s:\n' \
+    "$name" "$address" "$work/key" "$name" > "$work/inventory/hosts.yml"
 fi
 # The converge must fetch Debian's package lists itself, as on a fresh VPS: forget the ones prepare fetched.
 # (apt's cache age is the newer of the update stamp and the lists folder: make both old.)

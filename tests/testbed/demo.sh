@@ -30,22 +30,26 @@ address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{
 # The demo's own vault: random secrets made once and kept, so a second `make demo` changes nothing.
 mkdir -p "$demo/inventory/group_vars"
 chmod 700 "$demo"
-ln -sfn "$repo/inventories/same_host/group_vars/mathesar" "$demo/inventory/group_vars/mathesar"
+rm -f "$demo/inventory/group_vars/mathesar"  # the link of demos made before the groups were renamed
+ln -sfn "$repo/inventories/example/group_vars/all" "$demo/inventory/group_vars/all"
 [ -s "$demo/vault-password" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > "$demo/vault-password"
 chmod 600 "$demo/vault-password"
 export ANSIBLE_VAULT_PASSWORD_FILE="$demo/vault-password"
 [ -e "$demo/vault.yml" ] || {
-  mkdir -p "$demo/tmp-inv/group_vars/mathesar"
-  scripts/create-vault.sh "$demo/tmp-inv" mathesar >/dev/null
-  mv "$demo/tmp-inv/group_vars/mathesar/vault.yml" "$demo/vault.yml"
+  mkdir -p "$demo/tmp-inv/group_vars/all"
+  scripts/create-vault.sh "$demo/tmp-inv" all >/dev/null
+  mv "$demo/tmp-inv/group_vars/all/vault.yml" "$demo/vault.yml"
   rm -rf "$demo/tmp-inv"
 }
 cat > "$demo/inventory/hosts.yml" <<YAML
 ---
-mathesar:
+mathesar_app:
   hosts:
     $name:
       ansible_connection: community.docker.docker
+mathesar_db:
+  hosts:
+    $name:
 YAML
 extra=(-e "mathesar_app_domain=$address" -e reverse_proxy_tls_mode=internal -e "@$demo/vault.yml")
 if [ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ]; then
@@ -57,7 +61,7 @@ export PATH="$repo/.venv/bin:$PATH"
 # for root, made in the demo folder, as a VPS has: the hardening role insists on a key login).
 export MOLECULE_EPHEMERAL_DIRECTORY="$demo"
 ansible-playbook -i "$demo/inventory/hosts.yml" molecule/resources/prepare.yml >/dev/null
-ansible-playbook -i "$demo/inventory/hosts.yml" playbooks/same_host.yml "${extra[@]}"
+ansible-playbook -i "$demo/inventory/hosts.yml" playbooks/site.yml "${extra[@]}"
 password=$(ansible-vault view "$demo/vault.yml" | sed -n 's/^vault_mathesar_admin_password: //p')
 cat <<TXT
 

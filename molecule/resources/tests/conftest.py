@@ -54,15 +54,10 @@ def _load_vault():
     return yaml.safe_load(plain)
 
 
-# The example inventory each layout's scenario uses.
-INVENTORY_OF = {"same_host": "same_host", "day_two": "same_host",
-                "separate_hosts": "separate_hosts", "external_db": "separate_hosts"}
-
-
-def _layout_vars(layout):
+def _layout_vars():
     """The example inventory's plain variables, with the test-only overrides on top."""
     merged = {}
-    for path in sorted((REPO / "inventories" / INVENTORY_OF[layout] / "group_vars").glob("*/main.yml")):
+    for path in sorted((REPO / "inventories" / "example" / "group_vars").glob("*/main.yml")):
         merged.update(yaml.safe_load(path.read_text()) or {})
     merged.update(yaml.safe_load((RESOURCES / "vars" / "test-overrides.yml").read_text()))
     return merged
@@ -71,7 +66,7 @@ def _layout_vars(layout):
 @pytest.fixture(scope="session")
 def settings():
     layout = LAYOUT
-    values = _layout_vars(layout)
+    values = _layout_vars()
     vault = _load_vault()
     return {
         "layout": layout,

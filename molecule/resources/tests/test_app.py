@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar")]
+testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar_app")]
 
 
 def test_http_redirects_to_https(client):

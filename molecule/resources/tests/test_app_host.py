@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO / "tests" / "unit"))
 from env_values import NASTY  # noqa: E402
 from systemd_env import systemd_env_quote  # noqa: E402
 
-testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar")]
+testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar_app")]
 
 
 def _env_quote(value):

@@ -4,7 +4,7 @@ import os
 
 from conftest import psql
 
-testinfra_hosts = [os.environ.get("MATHESAR_TEST_DB_GROUP", "mathesar")]
+testinfra_hosts = [os.environ.get("MATHESAR_TEST_DB_GROUP", "mathesar_db")]
 
 
 def test_passwords_use_scram(host):

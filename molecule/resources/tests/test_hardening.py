@@ -5,18 +5,21 @@ import os
 
 import pytest
 
-# The hosts the layout playbooks harden; groups a layout does not have match nothing.
-testinfra_hosts = ["mathesar", "mathesar_app", "mathesar_db"]
-
-pytestmark = pytest.mark.skipif(
-    os.environ.get("MATHESAR_TEST_HARDENING") == "off",
-    reason="SKIPPED LOUDLY: this scenario converges with mathesar_hardening_enabled false (CI time budget); "
-           "the scenarios hardening and separate_hosts (and same_host, when named) run these checks on hardened "
-           "hosts")
+# The hosts site.yml hardens, and external_db's bare host (the hardening role alone); groups a layout does not
+# have match nothing.
+testinfra_hosts = ["mathesar_app", "mathesar_db", "bare_host"]
 
 
 def _groups(host):
     return set(host.ansible.get_variables()["group_names"])
+
+
+@pytest.fixture(autouse=True)
+def _hardened(host):
+    if os.environ.get("MATHESAR_TEST_HARDENING") == "off" and "bare_host" not in _groups(host):
+        pytest.skip("SKIPPED LOUDLY: this scenario converges with mathesar_hardening_enabled false (CI time budget); "
+                    "the scenarios hardening and separate_hosts (and same_host, when named) run these checks on "
+                    "hardened hosts")
 
 
 def _input_chain(host):
@@ -55,12 +58,14 @@ def test_firewall_drops_by_default_and_opens_what_the_host_serves(host):
     assert chain["hook"] == "input" and chain["policy"] == "drop"
     accepted = _accepted_tcp_ports(rules)
     groups = _groups(host)
-    expected = {22} | ({80, 443} if groups & {"mathesar", "mathesar_app"} else set())
-    if "mathesar_db" in groups:
-        expected.add(5432)
+    # PostgreSQL is open on a DB host that app hosts reach over the network (not on the same-host layout's).
+    networked_db = "mathesar_db" in groups and "mathesar_app" not in groups
+    expected = {22} | ({80, 443} if "mathesar_app" in groups else set()) | ({5432} if networked_db else set())
+    if "bare_host" in groups:
+        expected.add(8080)
     assert set(accepted) == expected, accepted
     assert accepted[22] == [None], "SSH should be open to any address by default"
-    if "mathesar_db" in groups:
+    if networked_db:
         # PostgreSQL only from the app hosts' private addresses, never from anywhere.
         assert None not in accepted[5432] and accepted[5432], accepted[5432]
     # Established connections (Ansible's own) pass before the policy applies.

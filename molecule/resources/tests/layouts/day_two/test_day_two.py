@@ -26,7 +26,7 @@ STATE = {}
 
 @pytest.fixture(scope="module")
 def vps():
-    return host_in_group("mathesar")
+    return host_in_group("mathesar_app")
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ def test_backup_then_destroy_then_restore(vps, user, settings, archives, tmp_pat
     assert found, run.stdout[-2000:]
     path, name = found.groups()
     # The copy on the controller: owner-only folder, every file whole (its SHA256SUMS line matches).
-    host_folder = fetched / name_in_group("mathesar")
+    host_folder = fetched / name_in_group("mathesar_app")
     assert host_folder.stat().st_mode & 0o777 == 0o700
     copy = host_folder / name
     sums = dict(reversed(line.split(None, 1)) for line in (copy / "SHA256SUMS").read_text().splitlines())

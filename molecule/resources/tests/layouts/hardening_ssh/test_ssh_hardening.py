@@ -10,7 +10,7 @@ import time
 import pytest
 from conftest import host_in_group, open_tcp_ports, probe_listener, recap, tcp_connects
 
-testinfra_hosts = ["mathesar"]
+testinfra_hosts = ["mathesar_app"]
 
 ADDRESS = "172.30.98.10"
 OUTSIDER_ADDRESS = "172.30.98.12"

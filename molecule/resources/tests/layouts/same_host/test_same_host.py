@@ -4,7 +4,7 @@ import os
 
 from conftest import recap, run_converge
 
-testinfra_hosts = [os.environ.get("MATHESAR_TEST_DB_GROUP", "mathesar")]
+testinfra_hosts = [os.environ.get("MATHESAR_TEST_DB_GROUP", "mathesar_db")]
 
 UBUNTU = 'NAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\nID_LIKE=debian\nVERSION_CODENAME=noble\n'
 

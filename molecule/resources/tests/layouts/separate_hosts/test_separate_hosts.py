@@ -44,9 +44,10 @@ def test_app_connects_over_tls_with_scram(db, app, settings):
                      f"WHERE a.usename = 'mathesar' AND a.client_addr = '{APP_ADDRESS}'")
     assert rows, "no connection from the app host"
     assert all(line.startswith("t|TLSv1.") for line in rows.splitlines()), rows
-    rule = psql(db, "SELECT type, auth_method FROM pg_hba_file_rules "
-                     f"WHERE address = '{APP_ADDRESS}' AND 'mathesar' = ANY(user_name)")
-    assert rule == "hostssl|scram-sha-256"
+    # Any database and role: people create databases in Mathesar and connect to them from the app host.
+    rule = psql(db, "SELECT type, auth_method, database, user_name FROM pg_hba_file_rules "
+                     f"WHERE address = '{APP_ADDRESS}'")
+    assert rule == "hostssl|scram-sha-256|{all}|{all}"
 
 
 def test_app_verifies_the_server_certificate(app):
