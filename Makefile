@@ -13,7 +13,7 @@ INVENTORY ?= inventories/example
 # The group_vars folder that holds the vault.
 GROUP ?= all
 
-.PHONY: help venv lint unit test scenarios demo demo-destroy vault build clean
+.PHONY: help venv lint docs unit test scenarios demo demo-destroy vault build clean
 
 help:
 	@echo "make demo          provision a local Debian 13 container as the VPS (same-host layout)"
@@ -26,10 +26,15 @@ venv:
 
 lint: venv
 	$(BIN)/yamllint --strict .
+	$(BIN)/python scripts/role-docs.py --check
 	$(BIN)/ansible-lint --offline
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.cache/collections $(BIN)/ansible-galaxy collection install --offline -r requirements.yml
 	$(BIN)/ansible-galaxy collection build --force --output-path .cache/build >/dev/null
 	@echo "lint: ok"
+
+# The roles' README variable sections, from their meta/argument_specs.yml.
+docs: venv
+	$(BIN)/python scripts/role-docs.py
 
 unit: venv
 	$(BIN)/pytest -q -rs tests/unit tests/preflight
