@@ -1,8 +1,8 @@
-"""The inventory's shape is checked on the controller before any host is contacted (playbooks/inventory_check.yml,
-imported first by site.yml and the day-two playbooks): an inventory of the old group `mathesar`, or one whose groups
-cannot make a deployment, is refused with a message that says what to change. No host is reachable here: the hosts
-below have addresses from the documentation range, so a check that let something through would fail to connect
-rather than change anything."""
+"""The inventory's shape is checked before any host is contacted (playbooks/inventory_check.yml, imported first by
+site.yml and the day-two playbooks): an inventory of the old group `mathesar`, one written for an older version, or
+one whose groups cannot make a deployment, is refused with a message that says what to change. No host is reachable
+here: the hosts below have addresses from the documentation range, so a check that let something through would fail
+to connect rather than change anything. Each inventory uses the example inventory's group_vars, as a user's would."""
 
 import pathlib
 import subprocess
@@ -22,10 +22,12 @@ def host(address, private=None):
     return values
 
 
-def run(tmp_path, inventory, playbook=CHECK):
+def run(tmp_path, inventory, playbook=CHECK, group_vars=REPO / "inventories" / "example" / "group_vars", extra=()):
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory))
-    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(path), str(playbook), "--check"]
+    if group_vars:
+        (tmp_path / "group_vars").symlink_to(group_vars)
+    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(path), str(playbook), "--check", *extra]
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     return done.returncode, done.stdout + done.stderr
 
@@ -44,7 +46,9 @@ def test_every_layout_passes(tmp_path, inventory):
 
 BAD = {
     "old group mathesar": ({"mathesar": {"hosts": {"vps": host("203.0.113.10")}}},
-                           ["'mathesar'", "both mathesar_app and mathesar_db", "group_vars/all"]),
+                           ["'mathesar'", "both mathesar_app and mathesar_db", "group_vars/all/main.yml"]),
+    "removed hardening variable": ({**SAME_HOST, "all": {"vars": {"hardening_firewall_web_open": True}}},
+                                   ["vps: the inventory sets hardening_firewall_web_open", "hardening_firewall_extra_rules"]),
     "no app host": ({"mathesar_db": {"hosts": {"db": host("203.0.113.20", "10.0.0.5")}}}, ["mathesar_app"]),
     "two database hosts": ({**SEPARATE, "mathesar_db": {"hosts": {"db": host("203.0.113.20", "10.0.0.5"),
                                                                   "db2": host("203.0.113.22", "10.0.0.6")}}},
@@ -56,15 +60,39 @@ BAD = {
 }
 
 
+def assert_refused_by_the_check(out, phrases):
+    for phrase in phrases:
+        assert phrase in out, (phrase, out[-3000:])
+    assert "Nothing was changed" in out
+    # No play after the check ran: nothing reached a host.
+    plays = [line for line in out.splitlines() if line.startswith("PLAY [")]
+    assert plays == ["PLAY [Check the inventory's groups (changes nothing)] **************************"], plays
+
+
 @pytest.mark.parametrize("case", BAD)
 def test_bad_inventory_is_refused_before_any_host_is_contacted(tmp_path, case):
     inventory, phrases = BAD[case]
     # site.yml itself, so that the check is proven to run first there.
     rc, out = run(tmp_path, inventory, SITE)
     assert rc != 0, out[-3000:]
-    for phrase in phrases:
-        assert phrase in out, (phrase, out[-3000:])
-    assert "Nothing was changed" in out
-    # Only the controller ran anything: no task reached an inventory host.
-    hosts = [line.split()[0] for line in out.split("PLAY RECAP")[-1].splitlines()[1:] if ": ok=" in line]
-    assert hosts == ["localhost"], out[-2000:]
+    assert_refused_by_the_check(out, phrases)
+
+
+def test_an_inventory_of_an_older_version_is_refused(tmp_path):
+    """Groups of today, but group_vars written for an older version (no derived section): without the check the
+    hardening role would open no web port on the app host."""
+    old_vars = tmp_path / "old_group_vars" / "all"
+    old_vars.mkdir(parents=True)
+    (old_vars / "main.yml").write_text("---\nmathesar_app_domain: mathesar.example.org\n")
+    inventory_dir = tmp_path / "inventory"
+    inventory_dir.mkdir()
+    rc, out = run(inventory_dir, SEPARATE, SITE, group_vars=old_vars.parent)
+    assert rc != 0, out[-3000:]
+    assert_refused_by_the_check(out, ["app, db: the inventory lacks the section \"Derived from the groups\""])
+
+
+def test_a_limited_run_still_checks_the_inventory(tmp_path):
+    inventory = {**SAME_HOST, "mathesar": {"hosts": {"old": host("203.0.113.11")}}}
+    rc, out = run(tmp_path, inventory, SITE, extra=("--limit", "vps"))
+    assert rc != 0, out[-3000:]
+    assert_refused_by_the_check(out, ["'mathesar'"])
