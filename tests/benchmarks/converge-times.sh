@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measure the same-host playbook: a fresh converge on a new container, then a no-op re-run, each timed as a
+# Measure playbooks/site.yml on one host (the same-host layout): a fresh converge on a new container, then a no-op re-run, each timed as a
 # whole and with Ansible's per-task profile. Ansible reaches the container over real SSH with pipelining (what a
 # VPS user gets); CONNECTION=docker measures over `docker exec` instead, as the Molecule scenarios run.
 # A benchmark, not a test: record its output in docs/benchmarks.md.
@@ -9,6 +9,8 @@
 # revision's in turn (COMPARE_RUNS times each, default 4) and prints each side's no-op times and median: an A/B on
 # one container, so that the machine's speed on the day (which varies by 2x here) cancels out. Both revisions must
 # converge to the same state (a change that only makes re-runs cheaper), or the first run of each side changes things.
+# The inventory is this checkout's (groups mathesar_app and mathesar_db): revisions before playbooks/site.yml read
+# the group mathesar and cannot be compared this way.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
