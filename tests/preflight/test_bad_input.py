@@ -77,6 +77,8 @@ CASES = {
                                        "hardening_ssh_admin_users"),
     "forward policy typo": ({**HARDENING, "hardening_firewall_forward_policy": "dorp"}, (),
                             "hardening_firewall_forward_policy"),
+    "release archive not a file": ({"mathesar_app_release_archive": "/nonexistent/mathesar-0.10.1.tar.gz"}, (),
+                                   "mathesar_app_release_archive"),
 }
 
 
@@ -84,8 +86,8 @@ def assert_failed_in_the_preflight(case, rc, out, variable):
     assert rc != 0, f"{case}: the playbook did not fail\n{out[-3000:]}"
     summary = recap(out)
     assert summary["changed"] == 0 and summary["failed"] == 1, summary
-    # The failure happened in the preflight play: the main play never started.
-    assert "PLAY [Mathesar on one host]" not in out, f"{case}: failed only after the preflight\n{out[-3000:]}"
+    # The failure happened in the preflight play: the main play (site.yml's "Mathesar") never started.
+    assert not re.search(r"^PLAY \[Mathesar\] ", out, re.M), f"{case}: failed only after the preflight\n{out[-3000:]}"
     assert variable in out, f"{case}: the message does not name {variable}\n{out[-3000:]}"
 
 
@@ -93,6 +95,168 @@ def assert_failed_in_the_preflight(case, rc, out, variable):
 def test_bad_input_fails_before_any_change(tmp_path, case):
     overrides, drop, variable = CASES[case]
     assert_failed_in_the_preflight(case, *run(tmp_path, overrides, drop), variable)
+
+
+def test_good_input_passes_the_hardening_preflight(tmp_path):
+    # The defaults and the example inventory pass the hardening role's checks too (its SSH lockout check, which
+    # this controller fails by design, is left out).
+    rc, out = run(tmp_path, {**HARDENING, "hardening_ssh_enabled": False}, tags="preflight-probe")
+    assert rc == 0, out[-3000:]
+    assert "(item=hardening_report_units)" in out
+    assert recap(out)["changed"] == 0
+
+
+# One run per role, with a bad value for each of the checks in the role's preflight loop ("Check the variables
+# that the argument spec cannot"). The loop reports every item that fails, each under its own label, so one run
+# shows each check firing; every other variable keeps a good value, and each check reads only its own
+# variable(s), so a label can only fail on its own value. Per role, because the first role whose preflight fails
+# stops the run. Each entry: the overrides, the labels that must fail (and no other may), and text the messages
+# must hold (for the checks that name only the bad variables of their group).
+ROLE_CASES = {
+    "postgres": (
+        {
+            "postgres_version": "15.4",
+            "postgres_listen_addresses": ["localhost", "10.0.0.300"],
+            "postgres_port": 99999,
+            "postgres_max_connections": 3,
+            "postgres_shared_buffers": "64kB",
+            "postgres_effective_cache_size": "lots",
+            "postgres_work_mem": "4mb",
+            "postgres_maintenance_work_mem": "512kB",
+            "postgres_settings": {"log line prefix": "%m"},
+            "postgres_hba_extra_entries": [{"type": "host", "database": "all", "user": "all",
+                                            "address": "10.0.0.0/33", "method": "scram-sha-256"}],
+            "postgres_tls_mode": "ca",
+            "postgres_tls_ca_dir": "pki",
+            "postgres_tls_ca_common_name": "c" * 65,
+            "postgres_tls_subject_alt_names": ["db.internal"],
+            "postgres_tls_renew_days": 900,
+            "postgres_users": [{"name": "pg_mathesar", "password": "a-db-password-long-enough",
+                                "role_attr_flags": "CREATEDB, LOGIN"}, {"name": "nopassword", "password": ""}],
+            "postgres_databases": [{"name": "d" * 64, "owner": "mathesar", "encoding": "UTF 8"}],
+        },
+        ["postgres_version", "postgres_listen_addresses", "postgres_port", "postgres_max_connections",
+         "postgres_shared_buffers, postgres_effective_cache_size, postgres_work_mem, postgres_maintenance_work_mem",
+         "postgres_settings", "postgres_hba_entries, postgres_hba_extra_entries", "postgres_tls_ca_dir",
+         "postgres_tls_ca_common_name", "postgres_tls_subject_alt_names", "postgres_tls_renew_days",
+         "postgres_users, postgres_databases", "postgres_users password", "postgres_users role_attr_flags",
+         "postgres_databases encoding"],
+        ["postgres_shared_buffers ('64kB')", "postgres_effective_cache_size ('lots')", "postgres_work_mem ('4mb')",
+         "postgres_maintenance_work_mem ('512kB')", '"pg_mathesar"', '"' + "d" * 64 + '"', "not so for: nopassword."],
+    ),
+    "mathesar_app": (
+        {
+            # Mathesar's role and database in the example inventory come from these variables: keep the postgres
+            # role out of it.
+            "postgres_users": [], "postgres_databases": [],
+            "vault_mathesar_secret_key": "k" * 50 + "\nsecond line",
+            "vault_mathesar_db_password": "a-db-password\nlong-enough",
+            "mathesar_app_release_url": "github.com/mathesar.tar.gz",
+            "mathesar_app_release_sha256": "3f0c",
+            "mathesar_app_root": "opt/mathesar",
+            "mathesar_app_media_root": "/srv/my media",
+            "mathesar_app_user": "root",
+            "mathesar_app_allowed_hosts": ["https://mathesar.example.org"],
+            "mathesar_app_db_host": "",
+            "mathesar_app_db_port": 70000,
+            "mathesar_app_db_name": "d" * 64,
+            "mathesar_app_db_user": "pg_mathesar",
+            "mathesar_app_db_create": True,
+            "mathesar_app_db_admin_password": "an-admin-password",
+            "mathesar_app_db_admin_database": "",
+            "mathesar_app_db_sslmode": "require",
+            "mathesar_app_db_ssl_root_cert": "pki/ca.crt",
+            "mathesar_app_admin_username": "the admin",
+            "mathesar_app_admin_email": "admin",
+            "mathesar_app_listen_port": 80,
+            "mathesar_app_conn_max_age": -1,
+            "mathesar_app_extra_env": {"OIDC-CONFIG": "{}"},
+            "mathesar_app_health_timeout": 0,
+            "mathesar_app_backup_schedule": "nightly",
+            "mathesar_app_backup_randomized_delay": "a while",
+            "mathesar_app_backup_keep_safety": -1,
+        },
+        ["mathesar_app_secret_key", "mathesar_app_db_password", "mathesar_app_release_url",
+         "mathesar_app_release_sha256", "mathesar_app_root", "mathesar_app_media_root",
+         "mathesar_app_user, mathesar_app_group", "mathesar_app_allowed_hosts", "mathesar_app_db_host",
+         "mathesar_app_db_port",
+         "mathesar_app_db_name, mathesar_app_db_user, mathesar_app_db_admin_user, mathesar_app_db_admin_database",
+         "mathesar_app_db_ssl_root_cert", "mathesar_app_admin_username", "mathesar_app_admin_email",
+         "mathesar_app_listen_port", "mathesar_app_conn_max_age", "mathesar_app_extra_env",
+         "mathesar_app_health_timeout", "mathesar_app_backup_schedule", "mathesar_app_backup_randomized_delay",
+         "mathesar_app_backup_keep, mathesar_app_backup_keep_safety"],
+        ["mathesar_app_db_name, mathesar_app_db_admin_database, mathesar_app_db_user: a PostgreSQL name"],
+    ),
+    "reverse_proxy": (
+        {
+            "reverse_proxy_acme_email": "admin@",
+            "reverse_proxy_upstream": "127.0.0.1",
+            "reverse_proxy_static_root": "static",
+            "reverse_proxy_static_cache_other": 'public, max-age="60"',
+            "reverse_proxy_max_body_size": "lots",
+            "reverse_proxy_hsts_max_age": -1,
+            "reverse_proxy_extra_site_config": "log {\n\toutput stdout\n",
+        },
+        ["reverse_proxy_acme_email", "reverse_proxy_upstream", "reverse_proxy_static_root",
+         "reverse_proxy_static_cache_hashed, reverse_proxy_static_cache_other", "reverse_proxy_max_body_size",
+         "reverse_proxy_hsts_max_age", "reverse_proxy_extra_site_config"],
+        [],
+    ),
+    "hardening": (
+        {
+            **HARDENING,
+            # hardening_ssh_port's default is "{{ ansible_port | default(22) }}": the resolved value is checked.
+            "ansible_port": 70000,
+            "hardening_firewall_ssh_allowed_cidrs": ["10.0.0.300"],
+            "hardening_fail2ban_ignoreip": ["198.51.100.0/33"],
+            "hardening_firewall_rules": [{"port": [80, 70000], "proto": "tcp"}],
+            "hardening_firewall_extra_rules": [{"port": "9100", "sources": ["999.0.0.1"]}],
+            "hardening_ssh_allow_groups": ["sudo admins"],
+            "hardening_ssh_max_sessions": 0,
+            "hardening_ssh_login_grace_time": -1,
+            "hardening_ssh_macs": [],
+            "hardening_ssh_extra_settings": {"Client Alive Interval": 120},
+            "hardening_firewall_icmp_echo_rate": -1,
+            "hardening_fail2ban_maxretry": 0,
+            "hardening_fail2ban_bantime": "forever",
+            "hardening_unattended_upgrades_reboot_time": "4am",
+            "hardening_updates_security_mirror": "security.debian.org",
+            "hardening_unattended_upgrades_mail": "root@",
+            "hardening_sysctl_extra_settings": {"kernel sysrq": 0},
+            "hardening_kernel_modules_disabled": ["usb storage"],
+            "hardening_login_defs": {"umask": "027"},
+            "hardening_shell_idle_timeout": -1,
+            "hardening_aide_checksums": "sha521",
+            "hardening_aide_excluded_paths": ["srv/data"],
+            "hardening_report_units": ["caddy"],
+        },
+        ["hardening_ssh_port", "hardening_firewall_ssh_allowed_cidrs", "hardening_fail2ban_ignoreip",
+         "hardening_firewall_rules", "hardening_firewall_extra_rules",
+         "hardening_ssh_allow_users, hardening_ssh_allow_groups",
+         "hardening_ssh_max_auth_tries, hardening_ssh_max_sessions",
+         "hardening_ssh_login_grace_time, hardening_ssh_client_alive_interval, hardening_ssh_client_alive_count_max",
+         "hardening_ssh_ciphers, hardening_ssh_kex_algorithms, hardening_ssh_macs", "hardening_ssh_extra_settings",
+         "hardening_firewall_icmp_echo_rate", "hardening_fail2ban_maxretry",
+         "hardening_fail2ban_findtime, hardening_fail2ban_bantime", "hardening_unattended_upgrades_reboot_time",
+         "hardening_updates_security_mirror", "hardening_unattended_upgrades_mail",
+         "hardening_sysctl_settings, hardening_sysctl_extra_settings", "hardening_kernel_modules_disabled",
+         "hardening_login_defs", "hardening_shell_idle_timeout", "hardening_aide_checksums",
+         "hardening_aide_excluded_paths", "hardening_report_units"],
+        ["not '70000'", "these are not: 70000", "these are not: 999.0.0.1", "these are not: kernel sysrq"],
+    ),
+}
+
+
+@pytest.mark.parametrize("role", list(ROLE_CASES))
+def test_each_bad_value_fails_its_own_check(tmp_path, role):
+    overrides, labels, texts = ROLE_CASES[role]
+    rc, out = run(tmp_path, overrides)
+    assert_failed_in_the_preflight(role, rc, out, labels[0])
+    failed = re.findall(r"^failed: \[[^\]]+\] \(item=(.+?)\) =>", out, re.M)
+    assert sorted(failed) == sorted(labels), f"{role}: failed {failed}, expected {labels}\n{out[-3000:]}"
+    errors = "\n".join(re.findall(r"^\[ERROR\]: Task failed: Action failed: (.*)$", out, re.M))
+    for text in texts:
+        assert text in errors, f"{role}: no message holds {text!r}\n{errors}"
 
 
 def _tls_pair(folder, name, days=30):
