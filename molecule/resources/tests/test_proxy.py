@@ -1,0 +1,67 @@
+"""The reverse proxy's own surfaces, on the app host of every layout: its control interface is root's only, and a
+request for a name the site does not serve is refused, never answered with an empty page or a redirect."""
+
+import os
+import shlex
+
+from conftest import CADDY_ROOT_CA
+
+testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar_app")]
+
+ADMIN_SOCKET = "/var/lib/caddy/admin.sock"
+# Caddy's admin API over a unix socket answers a request with an empty Host only.
+ADMIN_CONFIG = f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: ' --unix-socket {ADMIN_SOCKET} http://x/config/"
+
+
+def test_admin_api_is_a_socket_only_root_and_caddy_open(host, settings):
+    assert host.run("ss -Hltn 'sport = :2019'").stdout.strip() == "", "Caddy's admin API still listens on TCP 2019"
+    socket = host.file(ADMIN_SOCKET)
+    assert socket.is_socket and socket.user == "caddy"
+    assert host.run(ADMIN_CONFIG).stdout == "200"
+    config = host.run(f"curl -s -H 'Host: ' --unix-socket {ADMIN_SOCKET} http://x/config/").stdout
+    assert settings["domain"] in config
+    # Any other local user (a compromised app worker runs as mathesar) cannot even connect: curl's exit 7.
+    for user in ("nobody", "mathesar"):
+        denied = host.run(f"runuser -u {user} -- {ADMIN_CONFIG}")
+        assert denied.rc == 7 and denied.stdout != "200", (user, denied.rc, denied.stdout)
+        tcp = host.run(f"runuser -u {user} -- curl -s -o /dev/null -w '%{{http_code}}' http://127.0.0.1:2019/config/")
+        assert tcp.rc == 7, (user, tcp.rc, tcp.stdout)
+
+
+def test_caddy_reloads_through_the_socket(host):
+    # Debian's ExecReload (`caddy reload`, as the caddy user) reaches the admin API through the socket.
+    reload = host.run("systemctl reload caddy")
+    assert reload.rc == 0, reload.stderr
+    assert host.service("caddy").is_running
+
+
+def _curl(host, settings, url, host_header=None, resolve_port=None):
+    domain = settings["domain"]
+    argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--max-time", "15",
+            "--cacert", CADDY_ROOT_CA]
+    if resolve_port:
+        argv += ["--resolve", f"{domain}:{resolve_port}:127.0.0.1"]
+    if host_header:
+        argv += ["-H", f"Host: {host_header}"]
+    return host.run(" ".join(shlex.quote(a) for a in [*argv, url]))
+
+
+def test_unknown_host_over_http_is_refused(host, settings):
+    refused = _curl(host, settings, "http://127.0.0.1/auth/login/", host_header="misdirected.example")
+    # Connection closed without a response (curl 52), not a 308 to https://misdirected.example/.
+    assert refused.rc == 52, (refused.rc, refused.stdout, refused.stderr)
+    served = _curl(host, settings, f"http://{settings['domain']}/auth/login/", resolve_port=80)
+    assert served.stdout == f"308 https://{settings['domain']}/auth/login/", served.stdout
+
+
+def test_unknown_host_over_https_is_refused(host, settings):
+    # The site's name in SNI, another in Host: the connection is reset, no empty 200.
+    misdirected = _curl(host, settings, f"https://{settings['domain']}/auth/login/", host_header="misdirected.example",
+                        resolve_port=443)
+    assert misdirected.rc != 0 and not misdirected.stdout.startswith("2"), (misdirected.rc, misdirected.stdout)
+    # Another name in SNI: no certificate, the handshake fails.
+    other = host.run("curl -sS -o /dev/null --max-time 15 -k --resolve misdirected.example:443:127.0.0.1 "
+                     "https://misdirected.example/")
+    assert other.rc != 0, other.stdout
+    served = _curl(host, settings, f"https://{settings['domain']}/auth/login/", resolve_port=443)
+    assert served.stdout.startswith("200"), served.stdout
