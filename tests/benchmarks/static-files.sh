@@ -10,8 +10,10 @@ domain=${2:-mathesar.test}
 inside() { docker exec "$name" sh -c "$1"; }
 inside "command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null)"
 inside "grep -q ' $domain\$' /etc/hosts || echo '127.0.0.1 $domain' >> /etc/hosts"
-bundle=$(inside "curl -sk https://$domain/auth/login/" | grep -Eo '/static/[^"]+\.[0-9a-f]{12}\.js' | head -1)
-[ -n "$bundle" ] || { echo "static-files: no hashed bundle found on the login page" >&2; exit 1; }
+# The largest hashed JS bundle collectstatic wrote (the login page loads none; the app page after login does).
+bundle=/static/$(inside "cd /opt/mathesar/current/static && find . -regex '.*\.[0-9a-f]\{12\}\.js' -printf '%s %P\n'" \
+  | sort -n | tail -1 | cut -d' ' -f2)
+[ "$bundle" != /static/ ] || { echo "static-files: no hashed JS bundle in the collected static files" >&2; exit 1; }
 inside "cp -p /etc/caddy/Caddyfile /etc/caddy/Caddyfile.bench-orig && cat >> /etc/caddy/Caddyfile <<CADDY
 
 https://$domain:8443 {

@@ -37,7 +37,7 @@ sed -i "s/^__version__ = .*/__version__ = \"${version}\"/" "${root}/mathesar/__i
 mkdir -p "${root}/mathesar/static/mathesar/assets"
 python3 "${here}/gen_bundle.py" "${root}/mathesar/static/mathesar/assets/main.js" "mathesar-standin"
 
-previous=0001_initial
+previous=0002_database_nickname
 if [[ "${extra}" == true ]]; then
   cp -R "${here}/variants/migration-extra/." "${root}/"
   previous=0002_standin_extra

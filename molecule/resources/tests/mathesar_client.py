@@ -91,10 +91,27 @@ class Client:
         assert response.status == 200, f"RPC {method}: HTTP {response.status}"
         return json.loads(response.body)
 
+    def rpc_result(self, method, params=None):
+        """The result of a JSON-RPC call that must succeed."""
+        answer = self.rpc(method, params)
+        assert "error" not in answer, f"RPC {method}: {answer}"
+        return answer["result"]
+
+    def upload_data_file(self, remote_path):
+        """Upload a CSV/TSV (a file on the test host) for import, as Mathesar's UI does: the REST endpoint
+        /api/db/v0/data_files/, multipart field `file`, session cookie + CSRF token (the REST views take no HTTP
+        Basic). Answers 201 with the data file's `id`."""
+        return self.request("POST", "/api/db/v0/data_files/", upload=("file", remote_path),
+                            headers={"X-CSRFToken": self.cookies.get("csrftoken", ""),
+                                     "Referer": self.origin() + "/"})
+
     def static_bundle_path(self):
-        page = self.request("GET", "/auth/login/")
+        """The hashed JS bundle the app page (/) loads. Log in first: the login page is a plain Django template
+        without the bundle, and / redirects there for anonymous visitors."""
+        page = self.request("GET", "/")
+        assert page.status == 200, f"GET / gave {page.status}: static_bundle_path needs a logged-in client"
         found = re.search(r'/static/[^"\']+\.[0-9a-f]{12}\.js', page.body)
-        assert found, "the login page references no hashed JS bundle"
+        assert found, "the app page references no hashed JS bundle"
         return found.group(0)
 
     def close(self):

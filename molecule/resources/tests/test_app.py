@@ -1,10 +1,12 @@
 """End-to-end checks of Mathesar behind the reverse proxy, run on the app host of every layout."""
 
+import json
 import os
 import re
 import uuid
 
 import pytest
+from conftest import host_in_group, psql
 
 testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar_app")]
 
@@ -68,23 +70,24 @@ def test_rpc_refuses_anonymous(client):
     assert "error" in answer and "result" not in answer
 
 
-def test_static_asset_compressed_and_cached(client):
-    path = client.static_bundle_path()
-    response = client.request("HEAD", path, headers={"Accept-Encoding": "gzip"})
+def test_static_asset_compressed_and_cached(admin):
+    # The app page (/, after login) loads the hashed bundle; the login page is a plain Django template.
+    path = admin.static_bundle_path()
+    response = admin.request("HEAD", path, headers={"Accept-Encoding": "gzip"})
     assert response.status == 200
     assert response.header("content-encoding") in ("gzip", "br", "zstd")
     cache = response.header("cache-control")
     assert "max-age=315360000" in cache and "immutable" in cache
 
 
-def test_static_files_are_served_by_the_proxy(client, host):
+def test_static_files_are_served_by_the_proxy(admin, host):
     # reverse_proxy_static_root: Caddy answers /static/ from disk; gunicorn's access log never sees the request.
     marker = uuid.uuid4().hex
-    response = client.request("GET", f"{client.static_bundle_path()}?probe={marker}")
+    response = admin.request("GET", f"{admin.static_bundle_path()}?probe={marker}")
     assert response.status == 200
     assert marker not in host.run("journalctl -u mathesar --no-pager -n 2000").stdout
     # The control: a request that does reach the app shows up there.
-    client.request("GET", f"/auth/login/?probe={marker}")
+    admin.request("GET", f"/auth/login/?probe={marker}")
     found = False
     for _ in range(10):
         if marker in host.run("journalctl -u mathesar --no-pager -n 2000").stdout:
@@ -98,15 +101,50 @@ def test_upload_lands_in_media(admin, host, settings):
     name = f"upload-{uuid.uuid4().hex[:8]}.csv"
     local = f"/root/{name}"
     host.run(f"printf 'id,name\\n1,alpha\\n' > {local}")
-    response = admin.request("POST", "/api/ui/v0/data_files/", upload=("file", local),
-                             headers={"X-CSRFToken": admin.cookies["csrftoken"],
-                                      "Referer": admin.origin() + "/"})
+    response = admin.upload_data_file(local)
     host.run(f"rm -f {local}")
     assert response.status == 201, response.body
+    assert isinstance(json.loads(response.body)["id"], int), response.body
+    # Mathesar keeps data files under MEDIA_ROOT/<username>/.
     stored = host.file(f"{settings['root']}/shared/media/{settings['admin_user']}/{name}")
     assert stored.exists
     assert stored.user == "mathesar"
     assert stored.content_string == "id,name\n1,alpha\n"
+
+
+def test_uploaded_csv_imports_into_a_new_database(admin, host):
+    """What a user does in the UI: a new database on Mathesar's PostgreSQL (its role has CREATEDB), a CSV upload,
+    the import into the `public` schema, then the rows are listed."""
+    database = f"mdt_import_{uuid.uuid4().hex[:8]}"
+    local = f"/root/{database}.csv"
+    host.run(f"printf 'item,qty\\nwidget,3\\n\"gadget, large\",5\\nsprocket,7\\n' > {local}")
+    try:
+        upload = admin.upload_data_file(local)
+        assert upload.status == 201, upload.body
+        data_file_id = json.loads(upload.body)["id"]
+
+        admin.rpc_result("databases.setup.create_new",
+                         {"database": database, "sample_data": [], "nickname": "mathesar.deploy import test"})
+        database_id = next(d["id"] for d in admin.rpc_result("databases.configured.list")
+                           if d["name"] == database)
+        public = next(s["oid"] for s in admin.rpc_result("schemas.list", {"database_id": database_id})
+                      if s["name"] == "public")
+        admin.rpc_result("tables.import", {"data_file_id": data_file_id, "table_name": "stock",
+                                           "schema_oid": public, "database_id": database_id})
+        table_oid = next(t["oid"] for t in admin.rpc_result("tables.list", {"schema_oid": public,
+                                                                           "database_id": database_id})
+                         if t["name"] == "stock")
+        records = admin.rpc_result("records.list", {"table_oid": table_oid, "database_id": database_id,
+                                                    "limit": 100})
+        assert records["count"] == 3, records
+        # Each record maps column attnums to values: the imported text cells are all there.
+        cells = {value for record in records["results"] for value in record.values()}
+        assert {"widget", "gadget, large", "sprocket", "3", "5", "7"} <= cells, records
+    finally:
+        host.run(f"rm -f {local}")
+        # The test database goes; Mathesar's own record of it is harmless.
+        psql(host_in_group(os.environ.get("MATHESAR_TEST_DB_GROUP", "mathesar_db")),
+             f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def test_wrong_host_is_refused(client, host):

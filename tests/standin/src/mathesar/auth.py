@@ -23,14 +23,16 @@ def _basic_credentials(request):
     return username, password
 
 
-def api_user(request):
+def api_user(request, allow_basic=True):
     """Return the authenticated user or raise AuthFailed.
 
-    With an Authorization: Basic header, those credentials decide (no CSRF).
-    Otherwise the session user is used and Django's CSRF checks apply; a CSRF
-    failure carries Django's own 403 response.
+    With an Authorization: Basic header (and allow_basic), those credentials
+    decide (no CSRF). Otherwise the session user is used and Django's CSRF
+    checks apply; a CSRF failure carries Django's own 403 response. The
+    data-file upload passes allow_basic=False: real Mathesar's REST views take
+    no HTTP Basic (its REST_FRAMEWORK settings leave BasicAuthentication out).
     """
-    creds = _basic_credentials(request)
+    creds = _basic_credentials(request) if allow_basic else None
     if creds is not None:
         user = authenticate(request, username=creds[0], password=creds[1])
         if user is None or not user.is_active:

@@ -20,6 +20,9 @@ class Server(models.Model):
     host = models.CharField(max_length=255)
     port = models.IntegerField()
 
+    def to_dict(self):
+        return {"id": self.id, "host": self.host, "port": self.port}
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["host", "port"], name="standin_unique_server"),
@@ -29,6 +32,7 @@ class Server(models.Model):
 class Database(models.Model):
     name = models.CharField(max_length=128)
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="databases")
+    nickname = models.CharField(max_length=255, null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -36,13 +40,16 @@ class Database(models.Model):
         ]
 
     def to_dict(self):
-        return {"id": self.id, "name": self.name, "server_id": self.server_id}
+        return {"id": self.id, "name": self.name, "server_id": self.server_id, "nickname": self.nickname}
 
 
 class ConfiguredRole(models.Model):
     name = models.CharField(max_length=255)
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="roles")
     password = EncryptedCharField(max_length=255)
+
+    def to_dict(self):
+        return {"id": self.id, "name": self.name, "server_id": self.server_id}
 
 
 class UserDatabaseRoleMap(models.Model):
@@ -56,6 +63,11 @@ class DataFile(models.Model):
     file = models.FileField(upload_to=user_directory_path)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    @property
+    def base_name(self):
+        # Like real Mathesar: the default table name of an import.
+        return os.path.splitext(os.path.basename(self.file.name))[0]
 
 
 class Record(models.Model):

@@ -1,7 +1,10 @@
 """A small JSON-RPC 2.0 endpoint at /api/rpc/v0/ (the real app uses
 django-modern-rpc). Errors are always HTTP 200 with an `error` member,
 except Django's own 403 when a session request fails CSRF checks.
-Methods named standin.* exist only in the test double.
+The methods that real Mathesar has take its parameter names (keyword
+arguments) and answer in its shapes; schemas/tables/records work on the
+real PostgreSQL databases (mathesar/userdb.py). Methods named standin.*
+exist only in the test double.
 """
 import json
 
@@ -11,9 +14,9 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from mathesar import __version__
+from mathesar import __version__, userdb
 from mathesar.auth import AuthFailed, api_user
-from mathesar.models import ConfiguredRole, Database, Record, Server, UserDatabaseRoleMap
+from mathesar.models import ConfiguredRole, DataFile, Database, Record, Server, UserDatabaseRoleMap
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
 AUTH_ERROR, SERVER_ERROR = -32603, -32000
@@ -25,19 +28,103 @@ class RPCError(Exception):
         self.code, self.message = code, message
 
 
-def databases_configured_list(user):
-    return [d.to_dict() for d in Database.objects.order_by("id")]
+def _require_superuser(user):
+    if not user.is_superuser:
+        raise RPCError(AUTH_ERROR, "This method is for Mathesar admins (superusers) only.")
 
 
-def databases_setup_connect_existing(user, host, port, database, role, password=None, **_):
+def _connection_result(mapping):
+    """Like real Mathesar's DatabaseConnectionResult."""
+    return {"server": mapping.server.to_dict(), "database": mapping.database.to_dict(),
+            "configured_role": mapping.configured_role.to_dict()}
+
+
+def _set_up(user, host, port, database, role, password, nickname=None):
     with transaction.atomic():
         server, _created = Server.objects.get_or_create(host=host, port=int(port))
-        db, _created = Database.objects.get_or_create(name=database, server=server)
+        db, created = Database.objects.get_or_create(name=database, server=server,
+                                                     defaults={"nickname": nickname})
+        if not created and nickname is not None and db.nickname != nickname:
+            db.nickname = nickname
+            db.save(update_fields=["nickname"])
         crole, _created = ConfiguredRole.objects.update_or_create(
             name=role, server=server, defaults={"password": password or ""})
-        UserDatabaseRoleMap.objects.update_or_create(
+        mapping, _created = UserDatabaseRoleMap.objects.update_or_create(
             user=user, database=db, defaults={"configured_role": crole, "server": server})
-    return db.to_dict()
+    return _connection_result(mapping)
+
+
+def _no_sample_data(sample_data):
+    if sample_data:
+        raise RPCError(SERVER_ERROR, "The test double ships no sample data sets; "
+                                     f"pass sample_data: [] (got {list(sample_data)}).")
+
+
+def databases_configured_list(user, server_id=None):
+    databases = Database.objects.order_by("id")
+    if server_id is not None:
+        databases = databases.filter(server_id=server_id)
+    if not user.is_superuser:
+        databases = databases.filter(userdatabaserolemap__user=user)
+    return [d.to_dict() for d in databases]
+
+
+def servers_configured_list(user):
+    return [s.to_dict() for s in Server.objects.order_by("id")]
+
+
+def databases_setup_create_new(user, database, sample_data=(), nickname=None):
+    """A new database on the internal server (Django's), owned by Django's role (it needs CREATEDB)."""
+    _require_superuser(user)
+    _no_sample_data(sample_data)
+    userdb.create_database(database)
+    internal = userdb.internal_server()
+    return _set_up(user, internal["host"], internal["port"], database, internal["role"],
+                   internal["password"], nickname)
+
+
+def databases_setup_connect_existing(user, host, port, database, role, password, sample_data=(), nickname=None):
+    """Stores the server, database and role (its password encrypted); does not connect."""
+    _require_superuser(user)
+    _no_sample_data(sample_data)
+    return _set_up(user, host, port, database, role, password, nickname)
+
+
+def _userdb_call(database_id, user, func, *args, **kwargs):
+    try:
+        with userdb.connect(database_id, user) as conn:
+            return func(conn, *args, **kwargs)
+    except userdb.NoConnectionAvailable as exc:
+        raise RPCError(SERVER_ERROR, str(exc))
+
+
+def schemas_list(user, database_id):
+    return _userdb_call(database_id, user, userdb.list_schemas)
+
+
+def tables_list(user, schema_oid, database_id):
+    return _userdb_call(database_id, user, userdb.list_tables, schema_oid)
+
+
+def tables_get(user, table_oid, database_id):
+    return _userdb_call(database_id, user, userdb.get_table, table_oid)
+
+
+def tables_import(user, data_file_id, schema_oid, database_id, table_name=None, comment=None):
+    """Like real Mathesar: the data file must be the caller's; the table name defaults to the file's."""
+    try:
+        data_file = DataFile.objects.get(id=data_file_id, user=user)
+    except DataFile.DoesNotExist:
+        raise RPCError(SERVER_ERROR, f"DataFile matching query does not exist (id {data_file_id}).")
+    return _userdb_call(database_id, user, userdb.import_csv, data_file.file.path,
+                        table_name or data_file.base_name, schema_oid, comment)
+
+
+def records_list(user, table_oid, database_id, limit=None, offset=None, order=None, filter=None,
+                 grouping=None, return_record_summaries=False):
+    if order or filter or grouping:
+        raise RPCError(SERVER_ERROR, "The test double does not implement order, filter or grouping.")
+    return _userdb_call(database_id, user, userdb.list_records, table_oid, limit=limit, offset=offset)
 
 
 def standin_roles_check_passwords(user):
@@ -76,6 +163,13 @@ def standin_info(user):
 METHODS = {
     "databases.configured.list": databases_configured_list,
     "databases.setup.connect_existing": databases_setup_connect_existing,
+    "databases.setup.create_new": databases_setup_create_new,
+    "servers.configured.list": servers_configured_list,
+    "schemas.list": schemas_list,
+    "tables.list": tables_list,
+    "tables.get": tables_get,
+    "tables.import": tables_import,
+    "records.list": records_list,
     "standin.roles.check_passwords": standin_roles_check_passwords,
     "standin.records.add": standin_records_add,
     "standin.records.list": standin_records_list,

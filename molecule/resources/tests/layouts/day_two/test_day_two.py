@@ -123,8 +123,7 @@ def test_data_on_v1(vps, user, settings):
     STATE["file"] = "day-two.csv"
     STATE["file_sha256"] = hashlib.sha256(content.encode()).hexdigest()
     vps.run(f"printf %s {shlex.quote(content)} > /root/{STATE['file']}")
-    response = user.request("POST", "/api/ui/v0/data_files/", upload=("file", f"/root/{STATE['file']}"),
-                            headers={"X-CSRFToken": user.cookies["csrftoken"], "Referer": user.origin() + "/"})
+    response = user.upload_data_file(f"/root/{STATE['file']}")
     assert response.status == 201, response.body
     assert_file_intact(vps, settings)
     STATE["v1_migrations"] = info(user)["migrations"]

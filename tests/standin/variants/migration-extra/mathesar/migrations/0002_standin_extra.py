@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    dependencies = [("mathesar", "0001_initial")]
+    dependencies = [("mathesar", "0002_database_nickname")]
 
     operations = [
         migrations.CreateModel(
