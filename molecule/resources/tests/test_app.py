@@ -147,11 +147,9 @@ def test_uploaded_csv_imports_into_a_new_database(admin, host):
              f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-def test_wrong_host_is_refused(client, host):
-    # Through the proxy, a Host that is not the site never reaches Mathesar ...
-    proxied = client.request("GET", "/auth/login/", host_header="evil.example")
-    assert "Mathesar" not in proxied.body
-    # ... and Mathesar itself answers 400 to a Host outside ALLOWED_HOSTS.
+def test_wrong_host_is_refused_by_mathesar_too(host):
+    # The proxy closes the connection of a request for another name (test_proxy.py); behind it, Mathesar itself
+    # answers 400 to a Host outside ALLOWED_HOSTS.
     direct = host.run("curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "
                       "-H 'X-Forwarded-Proto: https' http://127.0.0.1:8000/auth/login/")
     assert direct.stdout == "400"
