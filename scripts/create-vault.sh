@@ -26,6 +26,8 @@ print("# Created by scripts/create-vault.sh. Never change vault_mathesar_secret_
 print(f"vault_mathesar_db_password: {rnd(32)}")
 print(f"vault_mathesar_secret_key: {rnd(64)}")
 print(f"vault_mathesar_admin_password: {rnd(24)}")
+print("# Encrypts the database host's backups (pgBackRest). Never change it once backups exist.")
+print(f"vault_pgbackrest_cipher_pass: {rnd(48)}")
 PY
 chmod 600 "$target"
 echo "create-vault: wrote $target (encrypted). Show it with: ansible-vault view $target"

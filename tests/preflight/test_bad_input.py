@@ -26,6 +26,7 @@ GOOD = {
     "vault_mathesar_db_password": "a-db-password-long-enough",
     "vault_mathesar_secret_key": "k" * 50,
     "vault_mathesar_admin_password": "an-admin-password",
+    "vault_pgbackrest_cipher_pass": "a-cipher-pass-long-enough-for-pgbackrest",
     # This controller has no admin with an authorized key: the hardening preflight would refuse it (rightly). The
     # hardening cases below turn it on.
     "mathesar_hardening_enabled": False,
@@ -62,6 +63,7 @@ def test_good_input_passes_the_preflight(tmp_path):
 
 CASES = {
     "missing secrets": ({}, ("vault_mathesar_db_password",), "mathesar_app_db_password"),
+    "missing backup key": ({}, ("vault_pgbackrest_cipher_pass",), "pgbackrest_cipher_pass"),
     "placeholder secret": ({"vault_mathesar_secret_key": "CHANGE_ME"}, (), "mathesar_app_secret_key"),
     "short secret key": ({"vault_mathesar_secret_key": "short"}, (), "mathesar_app_secret_key"),
     "domain with scheme": ({"mathesar_app_domain": "https://mathesar.example.org"}, (), "mathesar_app_domain"),
@@ -243,6 +245,30 @@ ROLE_CASES = {
          "hardening_login_defs", "hardening_shell_idle_timeout", "hardening_aide_checksums",
          "hardening_aide_excluded_paths", "hardening_report_units"],
         ["not '70000'", "these are not: 70000", "these are not: 999.0.0.1", "these are not: kernel sysrq"],
+    ),
+    "pgbackrest": (
+        {
+            # The example inventory's host is the DB host (pgbackrest_role pg), where pgbackrest_pg_host is not
+            # checked: check it as the backup host (repository) instead, which also checks pgbackrest_tls_address.
+            "pgbackrest_role": "repository",
+            "vault_pgbackrest_cipher_pass": "too-short-a-key",
+            "pgbackrest_stanza": "main db",
+            "pgbackrest_repo_path": "/srv/pgbackrest",
+            "pgbackrest_diff_schedule": "daily; reboot",
+            "pgbackrest_offhost_full_schedule": "Sun $(reboot)",
+            "pgbackrest_offhost_host": "backup host",
+            "pgbackrest_pg_host": "db_host",
+            "pgbackrest_tls_address": "10.0.0.5/24",
+            "pgbackrest_pg_path": "/var/lib/postgresql/15/main/",
+            "pgbackrest_restore_target": "2026-12-02 14:05:00",
+        },
+        ["pgbackrest_cipher_pass", "pgbackrest_stanza", "pgbackrest_repo_path and pgbackrest_offhost_path",
+         "schedules", "pgbackrest_offhost_host", "pgbackrest_pg_host", "pgbackrest_tls_address", "pgbackrest_pg_path",
+         "pgbackrest_restore_target"],
+        ["pgbackrest_cipher_pass is shorter than 20 characters", "pgbackrest_stanza 'main db'",
+         "pgbackrest_repo_path ('/srv/pgbackrest') and pgbackrest_offhost_path ('/srv/pgbackrest')",
+         "pgbackrest_diff_schedule, pgbackrest_offhost_full_schedule: not a systemd OnCalendar expression",
+         "pgbackrest_pg_host 'db_host'", "pgbackrest_restore_target '2026-12-02 14:05:00' is neither"],
     ),
 }
 

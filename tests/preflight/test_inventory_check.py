@@ -36,9 +36,15 @@ SAME_HOST = {"mathesar_app": {"hosts": {"vps": host("203.0.113.10")}}, "mathesar
 SEPARATE = {"mathesar_app": {"hosts": {"app": host("203.0.113.21", "10.0.0.11")}},
             "mathesar_db": {"hosts": {"db": host("203.0.113.20", "10.0.0.5")}}}
 EXTERNAL = {"mathesar_app": {"hosts": {"app": host("203.0.113.21")}}}
+# A backup host (the off-host copy of the DB host's backups) talks to the DB host over the private network.
+BACKUP = {"mathesar_backup": {"hosts": {"backup": host("203.0.113.30", "10.0.0.7")}}}
+SEPARATE_BACKUP = {**SEPARATE, **BACKUP}
+SAME_HOST_BACKUP = {"mathesar_app": {"hosts": {"vps": host("203.0.113.10", "10.0.0.10")}},
+                    "mathesar_db": {"hosts": {"vps": None}}, **BACKUP}
 
 
-@pytest.mark.parametrize("inventory", [SAME_HOST, SEPARATE, EXTERNAL], ids=["same host", "separate", "external db"])
+@pytest.mark.parametrize("inventory", [SAME_HOST, SEPARATE, EXTERNAL, SEPARATE_BACKUP, SAME_HOST_BACKUP],
+                         ids=["same host", "separate", "external db", "separate with backup", "same host with backup"])
 def test_every_layout_passes(tmp_path, inventory):
     rc, out = run(tmp_path, inventory)
     assert rc == 0, out[-3000:]
@@ -57,6 +63,19 @@ BAD = {
                                            ["mathesar_private_address", "Missing on: app"]),
     "private address not an IP": ({**SEPARATE, "mathesar_db": {"hosts": {"db": host("203.0.113.20", "db.lan")}}},
                                   ["not an IP address: db.lan"]),
+    "two backup hosts": ({**SEPARATE, "mathesar_backup": {"hosts": {"backup": host("203.0.113.30", "10.0.0.7"),
+                                                                    "backup2": host("203.0.113.31", "10.0.0.8")}}},
+                         ["mathesar_backup (backup, backup2) must be one host"]),
+    "backup host is the db host": ({**SEPARATE, "mathesar_backup": {"hosts": {"db": None}}},
+                                   ["mathesar_backup (db) must be one host that is not the database host"]),
+    "backup host without a db host": ({**EXTERNAL, **BACKUP},
+                                      ["mathesar_backup (backup)", "needs a database host (mathesar_db)"]),
+    "backup host without a private address": (
+        {**SEPARATE, "mathesar_backup": {"hosts": {"backup": host("203.0.113.30")}}},
+        ["mathesar_private_address", "Missing on: backup;"]),
+    # Same host: the DB host needs a private address only because of the backup host.
+    "same host with a backup host, no private address": ({**SAME_HOST, **BACKUP},
+                                                         ["mathesar_private_address", "Missing on: vps;"]),
 }
 
 

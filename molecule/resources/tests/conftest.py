@@ -29,7 +29,7 @@ LAYOUTS = pathlib.Path(__file__).resolve().parent / "layouts"
 
 
 # Layout folders whose tests change the installation (upgrades, restore, uninstall): they run after all others.
-RUN_LAST = {"day_two"}
+RUN_LAST = {"day_two", "db_backups"}
 
 
 def _layout_of(item):
