@@ -7,7 +7,7 @@ import pytest
 
 # The hosts site.yml hardens, and external_db's bare host (the hardening role alone); groups a layout does not
 # have match nothing.
-testinfra_hosts = ["mathesar_app", "mathesar_db", "bare_host"]
+testinfra_hosts = ["mathesar_app", "mathesar_db", "mathesar_backup", "bare_host"]
 
 
 def _groups(host):
@@ -63,7 +63,13 @@ def test_firewall_drops_by_default_and_opens_what_the_host_serves(host):
     expected = {22} | ({80, 443} if "mathesar_app" in groups else set()) | ({5432} if networked_db else set())
     if "bare_host" in groups:
         expected.add(8080)
+    # pgBackRest's TLS server, between the DB host and the backup host only.
+    backup_pair = bool(host.ansible.get_variables()["groups"].get("mathesar_backup"))
+    if backup_pair and groups & {"mathesar_db", "mathesar_backup"}:
+        expected.add(8432)
     assert set(accepted) == expected, accepted
+    if 8432 in expected:
+        assert None not in accepted[8432] and len(accepted[8432]) == 1, accepted[8432]
     assert accepted[22] == [None], "SSH should be open to any address by default"
     if networked_db:
         # PostgreSQL only from the app hosts' private addresses, never from anywhere.
