@@ -1,6 +1,7 @@
 """Fixtures shared by the scenarios' verify tests (testinfra through Molecule's inventory)."""
 
 import contextlib
+import datetime
 import os
 import pathlib
 import re
@@ -13,6 +14,7 @@ import pytest
 import testinfra
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
+from cryptography import x509
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -199,6 +201,25 @@ def probe_listener(host, port):
         yield
     finally:
         host.run(f"systemctl stop {unit}")
+
+
+def not_after(pem):
+    """A PEM certificate's expiry (UTC)."""
+    return x509.load_pem_x509_certificate(pem).not_valid_after_utc
+
+
+def sign_short_lived_certificate(pki, name, days=5):
+    """Sign the host's existing request in a role's controller-side CA folder again, valid for `days` only (as if
+    the certificate were about to expire), over the host's certificate there; its PEM."""
+    crt = pki / f"{name}.crt"
+    signed = subprocess.run(
+        ["openssl", "x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"),
+         "-CAkey", str(pki / "ca.key"), "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", str(days),
+         "-copy_extensions", "copy", "-out", str(crt)], capture_output=True, text=True, check=False)
+    assert signed.returncode == 0, signed.stderr
+    short = crt.read_bytes()
+    assert not_after(short) < datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days + 1)
+    return short
 
 
 def tcp_connects(client, address, port, timeout=3):

@@ -17,8 +17,8 @@ import time
 import uuid
 
 import pytest
-from cryptography import x509
-from conftest import CADDY_ROOT_CA, _load_vault, host_in_group, name_in_group, psql, run_playbook
+from conftest import (CADDY_ROOT_CA, _load_vault, host_in_group, name_in_group, not_after, psql, run_playbook,
+                      sign_short_lived_certificate)
 from mathesar_client import Client
 
 STANZA = "mathesar"
@@ -144,23 +144,13 @@ def test_a_wrong_key_is_refused_and_shown_nowhere(db, cipher_pass):
     assert wrong not in text and cipher_pass not in text
 
 
-def _not_after(pem):
-    return x509.load_pem_x509_certificate(pem).not_valid_after_utc
-
-
 def test_a_certificate_about_to_expire_is_renewed(db, backup):
     """The backup host's certificate gets one valid for 5 more days (as after 820 days); the next run signs a new
     one, installs it and restarts the TLS server, and WAL still reaches both repositories."""
     name = name_in_group("mathesar_backup")
     pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki" / "pgbackrest"
     crt = pki / f"{name}.crt"
-    signed = subprocess.run(
-        ["openssl", "x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"),
-         "-CAkey", str(pki / "ca.key"), "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "5",
-         "-copy_extensions", "copy", "-out", str(crt)], capture_output=True, text=True, check=False)
-    assert signed.returncode == 0, signed.stderr
-    short = crt.read_bytes()
-    assert _not_after(short) < datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=6)
+    short = sign_short_lived_certificate(pki, name)
     installed = backup.run(f"printf %s {shlex.quote(short.decode())} > /etc/pgbackrest/tls/host.crt && "
                            "systemctl restart pgbackrest-server.service")
     assert installed.rc == 0, installed.stderr
@@ -168,11 +158,11 @@ def test_a_certificate_about_to_expire_is_renewed(db, backup):
     run = run_playbook("converge.yml")
     assert run.returncode == 0, output(run)[-3000:]
     renewed = crt.read_bytes()
-    assert _not_after(renewed) > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=800)
+    assert not_after(renewed) > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=800)
     assert backup.file("/etc/pgbackrest/tls/host.crt").content_string == renewed.decode()
     address = backup.run("ss -Htln 'sport = :8432'").stdout.split()[3].rsplit(":", 1)[0]
     served = db.run(f"openssl s_client -connect {address}:8432 </dev/null 2>/dev/null | openssl x509").stdout
-    assert served and _not_after(served.encode()) == _not_after(renewed)
+    assert served and not_after(served.encode()) == not_after(renewed)
     check = db.run(f"runuser -u postgres -- pgbackrest --stanza={STANZA} --log-level-console=warn check")
     assert check.rc == 0, check.stderr
 

@@ -5,10 +5,10 @@ import datetime
 import os
 import pathlib
 import shlex
-import subprocess
 import time
 
-from conftest import fresh_db_connection, host_in_group, name_in_group, pg_conf_dir, pg_unit, psql, run_converge
+from conftest import (fresh_db_connection, host_in_group, name_in_group, not_after, pg_conf_dir, pg_unit, psql,
+                      run_converge, sign_short_lived_certificate)
 from cryptography import x509
 
 
@@ -27,10 +27,6 @@ def test_app_host_has_no_database_server():
     assert not any(app.package(f"postgresql-{v}").is_installed for v in ("15", "16", "17", "18"))
     env = app.file("/opt/mathesar/shared/config/mathesar.env").content_string
     assert 'POSTGRES_SSLMODE="require"' in env and "PGSSLROOTCERT=" in env
-
-
-def _not_after(pem):
-    return x509.load_pem_x509_certificate(pem).not_valid_after_utc
 
 
 def _wait_until_served(db, pem, timeout=10):
@@ -55,13 +51,7 @@ def test_server_certificate_is_renewed_before_it_expires():
     name = name_in_group("managed_db")
     pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki"
     crt = pki / f"{name}.crt"
-    signed = subprocess.run(
-        ["openssl", "x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"),
-         "-CAkey", str(pki / "ca.key"), "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "5",
-         "-copy_extensions", "copy", "-out", str(crt)], capture_output=True, text=True, check=False)
-    assert signed.returncode == 0, signed.stderr
-    short = crt.read_bytes()
-    assert _not_after(short) < datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=6)
+    short = sign_short_lived_certificate(pki, name)
     installed = db.run(f"printf %s {shlex.quote(short.decode())} > {pg_conf_dir(db)}/mathesar-deploy-server.crt && "
                        f"systemctl reload {pg_unit(db)}")
     assert installed.rc == 0, installed.stderr
@@ -70,7 +60,7 @@ def test_server_certificate_is_renewed_before_it_expires():
     run = run_converge()
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     renewed = crt.read_bytes()
-    assert _not_after(renewed) > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=800)
+    assert not_after(renewed) > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=800)
     # The server presents the new certificate, and the app's fresh connections verify it against the same CA.
     _wait_until_served(db, renewed)
     assert fresh_db_connection(app).stdout.strip() == "1"
