@@ -59,8 +59,8 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 
 # Two lanes at once by default; JOBS=1 runs one scenario after the other, with its output on the console. Each
 # scenario has a test network of its own (or Docker's default bridge), so any two can run at once; the lanes are
-# chosen to take about the same time (alone, on the test bed: separate_hosts 379 s + hardening about 300 s in lane
-# 1, day_two 460 s + external_db 198 s in lane 2).
+# chosen to take about the same time: separate_hosts alone in lane 1, the others in lane 2 (docs/benchmarks.md has
+# each scenario's time in a lane).
 # Measured on the 2-core test bed (2026-12-01, idle otherwise): one playbook run keeps about one core busy (the
 # controller, dockerd and the target's module take turns), so two at once share the cores well. Two fresh
 # converges of the same-host layout at once took 192 s each (161 s alone); two no-op re-runs 75 s each (60 s alone):
@@ -69,18 +69,21 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 jobs=${JOBS:-2}
 lane_of() {
   [ "$jobs" -le 1 ] && { echo 1; return; }
-  case "$1" in separate_hosts|hardening|same_host) echo 1 ;; *) echo 2 ;; esac
+  case "$1" in separate_hosts|same_host) echo 1 ;; *) echo 2 ;; esac
 }
 results="$logs/results"
 : > "$results"
 
-# Base images first, one build per suite (two lanes must not debootstrap the same suite at once).
+# Base images first, one build per suite (two lanes must not debootstrap the same suite at once). external_db's
+# bare host is Debian 12 in every suite (MATHESAR_TEST_IMAGE_OLDSTABLE).
 declare -A image_of=()
-for entry in "${plan[@]}"; do
-  suite=${entry#*@}
+suites=()
+for entry in "${plan[@]}"; do suites+=("${entry#*@}"); [ "${entry%@*}" = external_db ] && suites+=(bookworm); done
+for suite in "${suites[@]}"; do
   [ -n "${image_of[$suite]:-}" ] && continue
   image_of[$suite]=$(tests/testbed/base-image.sh "$suite") || image_of[$suite]=none
 done
+export MATHESAR_TEST_IMAGE_OLDSTABLE=${image_of[bookworm]:-none}
 
 run_entry() {
   local entry=$1 scenario=${1%@*} suite=${1#*@} log rc start took

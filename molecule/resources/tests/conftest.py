@@ -118,6 +118,11 @@ def run_converge(*args):
     return run_playbook("converge.yml", *args)
 
 
+def output(run):
+    """A playbook run's stdout and stderr as one line (Ansible folds long messages over several)."""
+    return " ".join((run.stdout + run.stderr).split())
+
+
 def recap(output):
     """(changed, failed) per host from a PLAY RECAP."""
     return re.findall(r"changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)

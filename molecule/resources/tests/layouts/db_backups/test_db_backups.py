@@ -17,8 +17,8 @@ import time
 import uuid
 
 import pytest
-from conftest import (CADDY_ROOT_CA, _load_vault, host_in_group, name_in_group, not_after, psql, run_playbook,
-                      sign_short_lived_certificate)
+from conftest import (CADDY_ROOT_CA, _load_vault, host_in_group, name_in_group, not_after, output, psql,
+                      run_playbook, sign_short_lived_certificate)
 from mathesar_client import Client
 
 STANZA = "mathesar"
@@ -43,10 +43,6 @@ def app():
 @pytest.fixture(scope="module")
 def cipher_pass():
     return _load_vault()["vault_pgbackrest_cipher_pass"]
-
-
-def output(run):
-    return " ".join((run.stdout + run.stderr).split())
 
 
 def info(host, *args):

@@ -1,5 +1,6 @@
-"""Checks of the external (managed) database mode: what the play created on a server it does not manage, and the
-renewal of the server certificate the postgres role signs in ca mode (the managed server's fixture uses that mode)."""
+"""Checks of the external (managed) database mode: what the play created on a server it does not manage, the
+refusal of a pg_dump older than the server, and the renewal of the server certificate the postgres role signs in ca
+mode (the managed server's fixture uses that mode)."""
 
 import datetime
 import os
@@ -7,8 +8,8 @@ import pathlib
 import shlex
 import time
 
-from conftest import (fresh_db_connection, host_in_group, name_in_group, not_after, pg_conf_dir, pg_unit, psql,
-                      run_converge, sign_short_lived_certificate)
+from conftest import (fresh_db_connection, host_in_group, name_in_group, not_after, output, pg_conf_dir, pg_unit,
+                      psql, run_converge, run_playbook, sign_short_lived_certificate)
 from cryptography import x509
 
 
@@ -27,6 +28,21 @@ def test_app_host_has_no_database_server():
     assert not any(app.package(f"postgresql-{v}").is_installed for v in ("15", "16", "17", "18"))
     env = app.file("/opt/mathesar/shared/config/mathesar.env").content_string
     assert 'POSTGRES_SSLMODE="require"' in env and "PGSSLROOTCERT=" in env
+
+
+def test_a_pg_dump_older_than_the_server_is_refused(settings):
+    """The app role refuses a pg_dump older than the database server (its backups would fail), naming both
+    versions and the fix. Run from bare_host (Debian 12: pg_dump 15) against the managed server (Debian 13:
+    PostgreSQL 17), as a Debian 12 app host would; the app host (Debian 13) passed the same check in converge."""
+    bare, db = host_in_group("bare_host"), host_in_group("managed_db")
+    assert bare.system_info.codename == "bookworm", "molecule.yml gives bare_host the Debian 12 image"
+    server = psql(db, "SHOW server_version_num")[:2]
+    run = run_playbook("client_check.yml")
+    text = output(run)
+    assert run.returncode != 0, text[-2000:]
+    assert "this host's pg_dump is version 15" in text, text[-2000:]
+    assert f"(PostgreSQL {server}." in text and f"mathesar_app_db_client_package: postgresql-client-{server}" in text
+    assert settings["db_password"] not in text
 
 
 def _wait_until_served(db, pem, timeout=10):
