@@ -32,6 +32,8 @@ GOOD = {
     "mathesar_hardening_enabled": False,
 }
 HARDENING = {"mathesar_hardening_enabled": True}
+# A client secret in Mathesar's settings: no output may show it.
+SECRET = "never-shown-client-secret"
 
 
 def run(tmp_path, overrides, drop=(), tags=None):
@@ -177,6 +179,11 @@ ROLE_CASES = {
             "mathesar_app_backup_schedule": "nightly",
             "mathesar_app_backup_randomized_delay": "a while",
             "mathesar_app_backup_keep_safety": -1,
+            # 0.11's settings, which the example inventory's 0.10.1 would ignore.
+            "mathesar_app_sso_config": {"version": 2, "providers": {"okta": {"type": "oidc", "secret": SECRET}}},
+            "mathesar_app_require_sso_login": True,
+            "mathesar_app_data_files_backend": "azure",
+            "mathesar_app_per_user_databases": True,
         },
         ["mathesar_app_secret_key", "mathesar_app_db_password", "mathesar_app_release_url",
          "mathesar_app_release_sha256", "mathesar_app_root", "mathesar_app_media_root",
@@ -186,8 +193,23 @@ ROLE_CASES = {
          "mathesar_app_db_ssl_root_cert", "mathesar_app_admin_username", "mathesar_app_admin_email",
          "mathesar_app_listen_port", "mathesar_app_conn_max_age", "mathesar_app_extra_env",
          "mathesar_app_health_timeout", "mathesar_app_backup_schedule", "mathesar_app_backup_randomized_delay",
-         "mathesar_app_backup_keep, mathesar_app_backup_keep_safety"],
-        ["mathesar_app_db_name, mathesar_app_db_admin_database, mathesar_app_db_user: a PostgreSQL name"],
+         "mathesar_app_backup_keep, mathesar_app_backup_keep_safety", "mathesar_app_sso_config",
+         "mathesar_app_require_sso_login", "mathesar_app_data_files_backend", "mathesar_app_per_user_databases"],
+        ["mathesar_app_db_name, mathesar_app_db_admin_database, mathesar_app_db_user: a PostgreSQL name",
+         "reads schema v1 only", "mathesar_app_per_user_databases needs Mathesar 0.11 or later"],
+    ),
+    "mathesar_app on 0.11": (
+        {
+            "mathesar_app_version": "0.11.0",
+            "mathesar_app_admin_username": "a" * 64,
+            "mathesar_app_sso_config": {"version": 2, "providers": {"corp": {"type": "saml", "secret": SECRET}}},
+            "mathesar_app_require_sso_login": True,
+            "mathesar_app_data_files_backend": "azure",
+            "mathesar_app_data_files_azure_connection_string": SECRET,
+            "mathesar_app_per_user_databases": True,
+        },
+        ["mathesar_app_admin_username", "mathesar_app_sso_config", "mathesar_app_data_files_backend"],
+        ["must be 1 to 63 letters", "schema v2 (version: 2, providers", "mathesar_app_data_files_azure_container"],
     ),
     "reverse_proxy": (
         {
@@ -283,6 +305,26 @@ def test_each_bad_value_fails_its_own_check(tmp_path, role):
     errors = "\n".join(re.findall(r"^\[ERROR\]: Task failed: Action failed: (.*)$", out, re.M))
     for text in texts:
         assert text in errors, f"{role}: no message holds {text!r}\n{errors}"
+    assert SECRET not in out
+
+
+@pytest.mark.parametrize("version, sso", [
+    ("0.10.1", {"version": 1, "oidc_providers": {"okta": {"client_id": "mathesar", "secret": SECRET}}}),
+    ("0.11.0", {"version": 2, "providers": {"okta": {"type": "oidc", "secret": SECRET},
+                                            "gh": {"type": "github", "secret": SECRET}}}),
+])
+def test_mathesar_settings_of_each_version_pass_the_preflight(tmp_path, version, sso):
+    settings = {"mathesar_app_version": version, "mathesar_app_sso_config": sso,
+                "mathesar_app_file_storage": {"protocol": "s3", "secret": SECRET}}
+    if version == "0.11.0":
+        settings.update({"mathesar_app_require_sso_login": True, "mathesar_app_per_user_databases": True,
+                         "mathesar_app_data_files_backend": "azure",
+                         "mathesar_app_data_files_azure_container": "imports",
+                         "mathesar_app_data_files_azure_connection_string": SECRET})
+    rc, out = run(tmp_path, settings, tags="preflight-probe")
+    assert rc == 0, out[-3000:]
+    assert "(item=mathesar_app_sso_config)" in out and recap(out)["changed"] == 0
+    assert SECRET not in out
 
 
 def _tls_pair(folder, name, days=30):

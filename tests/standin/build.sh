@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Build the Mathesar TEST DOUBLE release archive.
 #   build.sh VERSION OUTPUT_TARBALL [--migration-extra] [--broken-migration]
+# A VERSION starting with "0.11." builds the 0.11 variant (variants/0.11/:
+# django-storages[azure] in requirements.txt, the 0.11 settings, migration
+# 0003_username_max_63); any other VERSION builds the 0.10 one (0.10.1).
 # Entries sit at the archive root (bin/mathesar, manage.py, ...), like the real
 # mathesar.tar.gz. Same inputs give a byte-identical archive (same sha256).
 set -euo pipefail
@@ -17,6 +20,8 @@ for opt in "$@"; do
   esac
 done
 [[ "${version}" =~ ^[A-Za-z0-9._+-]+$ ]] || { echo "bad VERSION: ${version}" >&2; exit 2; }
+variant=0.10
+[[ "${version}" == 0.11.* ]] && variant=0.11
 
 here="$(cd "$(dirname "$0")" && pwd)"
 tmp="$(mktemp -d)"
@@ -42,10 +47,22 @@ if [[ "${extra}" == true ]]; then
   cp -R "${here}/variants/migration-extra/." "${root}/"
   previous=0002_standin_extra
 fi
+if [[ "${variant}" == 0.11 ]]; then
+  # mathesar/standin_variant.py says "0.11" (the settings read the 0.11 variables).
+  cp -R "${here}/variants/0.11/overlay/." "${root}/"
+  cat "${here}/variants/0.11/requirements-add.txt" >> "${root}/requirements.txt"
+  sed "s/@PREVIOUS@/${previous}/" "${here}/variants/0.11/0003_username_max_63.py.in" \
+    > "${root}/mathesar/migrations/0003_username_max_63.py"
+  previous=0003_username_max_63
+fi
 if [[ "${broken}" == true ]]; then
   sed "s/@PREVIOUS@/${previous}/" "${here}/variants/broken_migration.py.in" \
     > "${root}/mathesar/migrations/0099_standin_broken.py"
 fi
+
+# Variant files are copied as they are: drop caches a local run left there.
+find "${root}" -name __pycache__ -prune -exec rm -rf {} +
+find "${root}" -name '*.pyc' -delete
 
 # Normalise modes so the umask of the builder does not change the checksum.
 find "${root}" -type d -exec chmod 755 {} +

@@ -9,6 +9,7 @@ exist only in the test double.
 import json
 
 from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.db import connection, transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -160,6 +161,22 @@ def standin_info(user):
     return {"version": __version__, "migrations": migrations}
 
 
+def standin_settings(user):
+    """The SSO and storage settings as read at start (config/settings/integrations.py),
+    without any secret. On a 0.10 archive the 0.11-only ones are their defaults."""
+    _require_superuser(user)
+    return {
+        "version": __version__,
+        "sso_source": settings.STANDIN_SSO_CONFIG_SOURCE,
+        "sso_providers": [{"id": p["id"], "type": p["type"]} for p in settings.STANDIN_SSO_PROVIDERS],
+        "require_sso_login": settings.STANDIN_REQUIRE_SSO_LOGIN,
+        "data_files_backend": settings.STANDIN_DATA_FILES_STORAGE_BACKEND,
+        "data_files_azure_container": settings.STANDIN_DATA_FILES_AZURE_CONTAINER,
+        "file_storage_protocol": settings.STANDIN_FILE_STORAGE_PROTOCOL,
+        "per_user_databases": settings.STANDIN_PER_USER_DATABASES_ENABLED,
+    }
+
+
 METHODS = {
     "databases.configured.list": databases_configured_list,
     "databases.setup.connect_existing": databases_setup_connect_existing,
@@ -174,6 +191,7 @@ METHODS = {
     "standin.records.add": standin_records_add,
     "standin.records.list": standin_records_list,
     "standin.info": standin_info,
+    "standin.settings": standin_settings,
 }
 
 

@@ -1,5 +1,6 @@
-"""Day two on one host, in order: data on v1; an upgrade to a broken release rolls back (database restored);
-an upgrade to v2 keeps data and sessions; a downgrade is refused; backup, destruction (with pruning to one
+"""Day two on one host, in order: data on v1 (0.10); an upgrade to a broken release rolls back (database restored);
+the upgrade to v2 (0.11) is refused while a username is too long for 0.11, then keeps data and sessions and passes
+0.11's own settings to it; a downgrade is refused; backup, destruction (with pruning to one
 release) and restore; a scheduled backup; uninstall keeps the data and a re-install picks it up.
 
 The tests share one installation and run in file order: each builds on the state the previous one left.
@@ -8,19 +9,30 @@ Every check looks at the data itself (records, files, migrations, sessions, decr
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shlex
 import subprocess
 
 import pytest
-from conftest import CADDY_ROOT_CA, REPO, host_in_group, name_in_group, psql, recap, run_converge, run_playbook
+from conftest import (CADDY_ROOT_CA, REPO, host_in_group, name_in_group, output, psql, recap, run_converge,
+                      run_playbook)
 from mathesar_client import Client
 
 pytestmark = pytest.mark.usefixtures("standin_only")
 
-V2 = "0.10.2-standin2"
+V2 = "0.11.0-standin2"
 BROKEN = "0.10.2-broken1"
+# A client secret that no output may show.
+SSO_SECRET = "sso-client-secret-never-shown"
+# Mathesar 0.11's own settings, on every run of V2 (a run without them would change the configuration).
+V2_SETTINGS = {
+    "mathesar_app_sso_config": {"version": 2, "providers": {"okta": {
+        "type": "oidc", "client_id": "mathesar", "secret": SSO_SECRET, "server_url": "https://sso.example.test/"}}},
+    "mathesar_app_per_user_databases": True,
+    "mathesar_app_file_storage": {"protocol": "s3", "key": "mathesar", "secret": SSO_SECRET},
+}
 STATE = {}
 
 
@@ -63,14 +75,10 @@ def logged_in(vps, settings):
 
 
 def deploy(version, archive, *args):
+    if version == V2:
+        args = ("-e", json.dumps(V2_SETTINGS), *args)
     return run_converge("-e", f"mathesar_app_version={version}", "-e", f"mathesar_app_release_archive={archive}",
                         *args)
-
-
-def output(run):
-    """stdout and stderr (ansible-core 2.19 prints task failures on stderr), with the line wrapping of the YAML
-    callback undone, so that messages can be searched for."""
-    return " ".join((run.stdout + run.stderr).split())
 
 
 def current_release(vps, settings):
@@ -150,13 +158,39 @@ def test_failed_upgrade_rolls_back_with_the_database(vps, user, settings, archiv
     assert len(safety) == 1, safety
 
 
+def django_shell(vps, settings, code):
+    """Python in the running release's Django shell, with the service's environment."""
+    root = settings["root"]
+    result = vps.run(f"cd {root}/current && set -a && . {root}/shared/config/mathesar.env && set +a && "
+                     f".venv/bin/python manage.py shell -c {shlex.quote(code)}")
+    assert result.rc == 0, result.stderr
+    return result.stdout
+
+
+def test_upgrade_to_011_is_refused_while_a_username_is_too_long(vps, settings, archives):
+    """0.11's migration limits usernames to 63 characters; the upgrade finds a longer one before any change."""
+    name = "u" * 64
+    users = "from django.contrib.auth import get_user_model as m; "
+    django_shell(vps, settings, users + f"m().objects.create_user({name!r})")
+    try:
+        run = deploy(V2, archives[V2])
+        text = output(run)
+        assert run.returncode != 0, text[-3000:]
+        assert f"these users have longer names: {name}. Nothing was changed." in text, text[-3000:]
+        assert all(c == "0" for c, _ in recap(run.stdout)), run.stdout[-2000:]
+        assert current_release(vps, settings) == settings["version"]
+    finally:
+        django_shell(vps, settings, users + f"m().objects.filter(username={name!r}).delete()")
+
+
 def test_upgrade_keeps_data_sessions_and_the_previous_release(vps, user, settings, archives):
     run = deploy(V2, archives[V2])
     assert run.returncode == 0, output(run)[-4000:]
+    assert SSO_SECRET not in run.stdout + run.stderr
     assert current_release(vps, settings) == V2
     now = info(user)
     assert now["version"] == V2
-    assert "0002_standin_extra" in now["migrations"], now
+    assert "0002_standin_extra" in now["migrations"] and "0003_username_max_63" in now["migrations"], now
     assert psql(vps, "SELECT to_regclass('public.mathesar_upgrademarker') IS NOT NULL", "mathesar_django") == "t"
     assert records(user) == ["made on v1"]
     assert_session_survived(user)
@@ -169,6 +203,21 @@ def test_upgrade_keeps_data_sessions_and_the_previous_release(vps, user, setting
     assert not vps.file(f"{settings['root']}/archives/mathesar-{BROKEN}.tar.gz").exists
     # The static files of v2 were in place before current moved to it.
     assert user.request("GET", user.static_bundle_path()).status == 200
+
+
+def test_011_settings_reach_the_release_from_the_root_only_environment(vps, user, settings):
+    """0.11 reads SSO_CONFIG_DICT (0.10's OIDC_CONFIG_DICT is gone), PER_USER_DATABASES_ENABLED and
+    FILE_STORAGE_DICT from the service environment that the role keeps in shared/ (root only)."""
+    read = user.rpc_result("standin.settings")
+    assert read["version"] == V2 and read["sso_source"] == "SSO_CONFIG_DICT", read
+    assert read["sso_providers"] == [{"id": "okta", "type": "oidc"}], read
+    assert read["per_user_databases"] is True and read["file_storage_protocol"] == "s3", read
+    assert read["require_sso_login"] is False and read["data_files_backend"] == "local", read
+    env = vps.file(f"{settings['root']}/shared/config/mathesar.env")
+    assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
+    assert "SSO_CONFIG_DICT=" in env.content_string and "OIDC_CONFIG_DICT" not in env.content_string
+    journal = vps.run(f"journalctl --no-pager -q | grep -c {SSO_SECRET} || true")
+    assert journal.stdout.strip() == "0"
 
 
 def test_second_run_after_the_upgrade_changes_nothing(archives):

@@ -3,14 +3,18 @@
 Everything comes from the process environment (like real Mathesar):
 POSTGRES_DB, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_HOST, POSTGRES_PORT,
 POSTGRES_SSLMODE, SECRET_KEY, ALLOWED_HOSTS, DEBUG, MEDIA_ROOT,
-DJANGO_SETTINGS_MODULE. Deployers may add config/settings/local.py (imported
-last) for CSRF_TRUSTED_ORIGINS, secure cookies, CONN_MAX_AGE, ...
+DJANGO_SETTINGS_MODULE, and the SSO and storage variables read by
+config/settings/integrations.py (which ones depends on the release line the
+archive imitates, 0.10 or 0.11). Deployers may add config/settings/local.py
+(imported last) for CSRF_TRUSTED_ORIGINS, secure cookies, CONN_MAX_AGE, ...
 """
 import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
+
+from .integrations import read as _read_integrations
 
 # The install dir (the folder that holds manage.py).
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -135,6 +139,21 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# SSO and storage (see integrations.py): read and checked; only what is not
+# secret is kept, for the RPC method standin.settings. The stand-in does not
+# act on them (no SSO login, data files always in MEDIA_ROOT).
+_integrations = _read_integrations(BASE_DIR)
+STANDIN_VARIANT = _integrations["STANDIN_VARIANT"]
+STANDIN_FILE_STORAGE_CONFIGURED = _integrations["FILE_STORAGE_CONFIGURED"]
+STANDIN_FILE_STORAGE_PROTOCOL = _integrations["FILE_STORAGE_PROTOCOL"]
+STANDIN_SSO_CONFIG_SOURCE = _integrations["SSO_CONFIG_SOURCE"]
+STANDIN_SSO_PROVIDERS = _integrations["SSO_PROVIDERS"]
+STANDIN_REQUIRE_SSO_LOGIN = _integrations["REQUIRE_SSO_LOGIN"]
+STANDIN_DATA_FILES_STORAGE_BACKEND = _integrations["DATA_FILES_STORAGE_BACKEND"]
+STANDIN_DATA_FILES_AZURE_CONTAINER = _integrations["DATA_FILES_AZURE_CONTAINER"]
+STANDIN_PER_USER_DATABASES_ENABLED = _integrations["PER_USER_DATABASES_ENABLED"]
+del _integrations
 
 try:
     from .local import *  # noqa
