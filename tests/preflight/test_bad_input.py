@@ -9,6 +9,7 @@ import json
 import pathlib
 import re
 import subprocess
+import sys
 
 import pytest
 from cryptography import x509
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "testbed"))
+import site_pki  # noqa: E402  (tests/testbed, also run by the scenarios' converge)
 PLAYBOOK = REPO / "playbooks" / "site.yml"
 INVENTORY = REPO / "inventories" / "example" / "hosts.yml"
 
@@ -374,3 +377,52 @@ def test_bad_tls_files_fail_before_any_change(tmp_path, case):
     variable, message = TLS_CASES[case]
     assert_failed_in_the_preflight(case, rc, out, variable)
     assert message in out, f"{case}: not the expected message\n{out[-3000:]}"
+
+
+# The proxy's files mode: a chain from a test PKI (root, intermediate, site) for the example inventory's domain.
+DOMAIN = "mathesar.example.org"
+
+
+def _site_files(folder, names=(DOMAIN,), days=30):
+    pki = site_pki.make(folder, list(names), days)
+    return {"reverse_proxy_tls_mode": "files", "reverse_proxy_tls_cert_file": str(pki / "fullchain.crt"),
+            "reverse_proxy_tls_key_file": str(pki / "site.key"), "reverse_proxy_tls_ca_file": str(pki / "root.crt")}
+
+
+@pytest.mark.parametrize("names, key_as_text", [((DOMAIN,), False), (("*.example.org",), True)])
+def test_a_fitting_site_certificate_passes_the_preflight(tmp_path, names, key_as_text):
+    files = _site_files(tmp_path / "pki", names)
+    key = pathlib.Path(files["reverse_proxy_tls_key_file"]).read_text()
+    if key_as_text:
+        files.update({"reverse_proxy_tls_key": key, "reverse_proxy_tls_key_file": ""})
+    rc, out = run(tmp_path, files, tags="preflight-probe")
+    assert rc == 0, out[-3000:]
+    assert "(item=reverse_proxy_tls_cert_file chain)" in out and recap(out)["changed"] == 0
+    assert key.strip().splitlines()[1] not in out
+
+
+SITE_CASES = {
+    "key of another certificate": "reverse_proxy_tls_key_file",
+    "another name": "reverse_proxy_tls_cert_file names",
+    "expired": "reverse_proxy_tls_cert_file expiry",
+    "no intermediate": "reverse_proxy_tls_cert_file chain",
+    "missing chain file": "reverse_proxy_tls_mode files needs",
+}
+
+
+@pytest.mark.parametrize("case", list(SITE_CASES))
+def test_a_site_certificate_that_does_not_fit_fails_before_any_change(tmp_path, case):
+    files = _site_files(tmp_path / "pki", ("other.example.com",) if case == "another name" else (DOMAIN,),
+                        days=-1 if case == "expired" else 30)
+    pki = tmp_path / "pki"
+    if case == "key of another certificate":
+        files["reverse_proxy_tls_key_file"] = str(site_pki.make(tmp_path / "other", [DOMAIN]) / "site.key")
+    if case == "no intermediate":
+        files["reverse_proxy_tls_cert_file"] = str(pki / "site.crt")
+    if case == "missing chain file":
+        files["reverse_proxy_tls_cert_file"] = str(pki / "no-such.crt")
+    rc, out = run(tmp_path, files)
+    assert_failed_in_the_preflight(case, rc, out, SITE_CASES[case])
+    if case != "missing chain file":
+        failed = re.findall(r"^failed: \[[^\]]+\] \(item=(.+?)\) =>", out, re.M)
+        assert failed == [SITE_CASES[case]], (case, failed)

@@ -22,7 +22,10 @@ from mathesar_client import Client  # noqa: E402
 
 RESOURCES = pathlib.Path(__file__).resolve().parent.parent
 REPO = RESOURCES.parent.parent
-CADDY_ROOT_CA = "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt"
+# The root the site's certificate chains to, as a file on the app host: Caddy's local CA (reverse_proxy_tls_mode
+# internal), or the test PKI's root that a scenario in files mode puts there (MATHESAR_TEST_SITE_CA).
+SITE_CA = os.environ.get("MATHESAR_TEST_SITE_CA",
+                         "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt")
 LAYOUT = os.environ.get("MATHESAR_TEST_LAYOUT", "same_host")
 # Further folders of layouts/ whose tests run too (the hardening scenario adds its checks over SSH).
 SELECTED_LAYOUTS = {LAYOUT, *os.environ.get("MATHESAR_TEST_EXTRA_LAYOUTS", "").split()}
@@ -85,7 +88,7 @@ def settings():
 
 @pytest.fixture()
 def client(host, settings):
-    c = Client(host, settings["domain"], CADDY_ROOT_CA)
+    c = Client(host, settings["domain"], SITE_CA)
     yield c
     c.close()
 

@@ -4,7 +4,7 @@ request for a name the site does not serve is refused, never answered with an em
 import os
 import shlex
 
-from conftest import CADDY_ROOT_CA
+from conftest import SITE_CA
 
 testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar_app")]
 
@@ -38,7 +38,7 @@ def test_caddy_reloads_through_the_socket(host):
 def _curl(host, settings, url, host_header=None, resolve_port=None):
     domain = settings["domain"]
     argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--max-time", "15",
-            "--cacert", CADDY_ROOT_CA]
+            "--cacert", SITE_CA]
     if resolve_port:
         argv += ["--resolve", f"{domain}:{resolve_port}:127.0.0.1"]
     if host_header:

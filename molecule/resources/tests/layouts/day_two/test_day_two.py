@@ -16,7 +16,7 @@ import shlex
 import subprocess
 
 import pytest
-from conftest import (CADDY_ROOT_CA, REPO, host_in_group, name_in_group, output, psql, recap, run_converge,
+from conftest import (REPO, SITE_CA, host_in_group, name_in_group, output, psql, recap, run_converge,
                       run_playbook)
 from mathesar_client import Client
 
@@ -65,7 +65,7 @@ def user(vps, settings):
 @contextlib.contextmanager
 def logged_in(vps, settings):
     """A new browser session logged in as the admin (its cookie jar on the host is removed afterwards)."""
-    c = Client(vps, settings["domain"], CADDY_ROOT_CA)
+    c = Client(vps, settings["domain"], SITE_CA)
     try:
         response = c.login(settings["admin_user"], settings["admin_password"])
         assert response.status == 302 and "sessionid" in response.cookies, "admin login failed"

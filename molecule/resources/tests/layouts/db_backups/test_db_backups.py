@@ -17,7 +17,7 @@ import time
 import uuid
 
 import pytest
-from conftest import (CADDY_ROOT_CA, _load_vault, host_in_group, name_in_group, not_after, output, psql,
+from conftest import (SITE_CA, _load_vault, host_in_group, name_in_group, not_after, output, psql,
                       run_playbook, sign_short_lived_certificate)
 from mathesar_client import Client
 
@@ -53,7 +53,7 @@ def info(host, *args):
 
 
 def logged_in(app, settings):
-    c = Client(app, settings["domain"], CADDY_ROOT_CA)
+    c = Client(app, settings["domain"], SITE_CA)
     response = c.login(settings["admin_user"], settings["admin_password"])
     assert response.status == 302 and "sessionid" in response.cookies, "admin login failed"
     return c

@@ -1,16 +1,20 @@
 """Checks of the external (managed) database mode: what the play created on a server it does not manage, the
-refusal of a pg_dump older than the server, and the renewal of the server certificate the postgres role signs in ca
-mode (the managed server's fixture uses that mode)."""
+refusal of a pg_dump older than the server, the renewal of the server certificate the postgres role signs in ca
+mode (the managed server's fixture uses that mode), and the proxy serving your own certificate (files mode)."""
 
 import datetime
 import os
 import pathlib
 import shlex
+import sys
 import time
 
-from conftest import (fresh_db_connection, host_in_group, name_in_group, not_after, output, pg_conf_dir, pg_unit,
+from conftest import (REPO, fresh_db_connection, host_in_group, name_in_group, not_after, output, pg_conf_dir, pg_unit,
                       psql, run_converge, run_playbook, sign_short_lived_certificate)
 from cryptography import x509
+
+sys.path.insert(0, str(REPO / "tests" / "testbed"))
+import site_pki  # noqa: E402  (tests/testbed, as the converge runs it)
 
 
 def test_play_created_role_and_database_on_the_managed_server():
@@ -80,3 +84,34 @@ def test_server_certificate_is_renewed_before_it_expires():
     # The server presents the new certificate, and the app's fresh connections verify it against the same CA.
     _wait_until_served(db, renewed)
     assert fresh_db_connection(app).stdout.strip() == "1"
+
+
+def _served_chain(app, settings):
+    """The certificates Caddy presents for the site's name, as PEM blocks."""
+    shown = app.run(f"openssl s_client -connect 127.0.0.1:443 -servername {settings['domain']} -showcerts "
+                    "</dev/null 2>/dev/null").stdout
+    return ["-----BEGIN CERTIFICATE-----" + block.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+            for block in shown.split("-----BEGIN CERTIFICATE-----")[1:]]
+
+
+def test_own_certificate_is_served_with_its_chain_and_replaced(settings):
+    """files mode: Caddy presents the given chain (site certificate, then the intermediate) from root-only files,
+    and takes a new certificate and key on the next run (here a whole new test PKI; converge copies its root for the
+    checks that follow)."""
+    app = host_in_group("mathesar_app")
+    pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki" / "site"
+    assert "".join(_served_chain(app, settings)) == (pki / "fullchain.crt").read_text()
+    for path in ("/etc/caddy/tls/site.crt", "/etc/caddy/tls/site.key"):
+        installed = app.file(path)
+        assert (installed.user, installed.group, installed.mode) == ("root", "caddy", 0o640), path
+    verified = app.run(f"curl -sS -o /dev/null -w '%{{http_code}}' --cacert /root/mathesar-test-site-root.crt "
+                       f"--resolve {settings['domain']}:443:127.0.0.1 https://{settings['domain']}/auth/login/")
+    assert verified.stdout == "200", (verified.stdout, verified.stderr)
+
+    old = (pki / "site.crt").read_text()
+    site_pki.make(pki, [settings["domain"]])
+    run = run_converge("--tags", "reverse_proxy")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert (pki / "site.key").read_text().splitlines()[1] not in run.stdout + run.stderr
+    served = _served_chain(app, settings)
+    assert served[0] != old and "".join(served) == (pki / "fullchain.crt").read_text()

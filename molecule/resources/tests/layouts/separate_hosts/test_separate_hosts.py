@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from conftest import (CADDY_ROOT_CA, fresh_db_connection, host_in_group, open_tcp_ports, pg_conf_dir, pg_unit,
+from conftest import (SITE_CA, fresh_db_connection, host_in_group, open_tcp_ports, pg_conf_dir, pg_unit,
                       probe_listener, psql, tcp_connects)
 from mathesar_client import Client
 
@@ -33,7 +33,7 @@ def outsider():
 def _app_answers(app, settings):
     """Log in and call one RPC method through the proxy on the app host (a fresh DB round trip)."""
     probe = app.run(
-        f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {CADDY_ROOT_CA} "
+        f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {SITE_CA} "
         f"--resolve {settings['domain']}:443:127.0.0.1 https://{settings['domain']}/auth/login/")
     return probe.stdout == "200"
 
@@ -137,7 +137,7 @@ def test_mathesar_recovers_after_a_postgres_restart(db, app, settings):
     print(f"Mathesar answered again {took:.1f} s after PostgreSQL restarted")
     assert took < 30, "Mathesar did not recover within 30 s of a PostgreSQL restart"
     # And a request that needs the database (session lookup, RPC) works again.
-    client = Client(app, settings["domain"], CADDY_ROOT_CA)
+    client = Client(app, settings["domain"], SITE_CA)
     try:
         assert client.login(settings["admin_user"], settings["admin_password"]).status == 302
         assert "result" in client.rpc("databases.configured.list")
