@@ -23,7 +23,8 @@ from mathesar_client import Client  # noqa: E402
 RESOURCES = pathlib.Path(__file__).resolve().parent.parent
 REPO = RESOURCES.parent.parent
 # The root the site's certificate chains to, as a file on the app host: Caddy's local CA (reverse_proxy_tls_mode
-# internal), or the test PKI's root that a scenario in files mode puts there (MATHESAR_TEST_SITE_CA).
+# internal), or the root that a scenario in another mode puts there (MATHESAR_TEST_SITE_CA): the test PKI's (files)
+# or Pebble's (acme).
 SITE_CA = os.environ.get("MATHESAR_TEST_SITE_CA",
                          "/var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt")
 LAYOUT = os.environ.get("MATHESAR_TEST_LAYOUT", "same_host")
