@@ -226,11 +226,12 @@ ROLE_CASES = {
             "reverse_proxy_acme_ca": "http://acme.example/dir",
             "reverse_proxy_acme_ca_root_file": "/nonexistent/root.pem",
             "reverse_proxy_acme_wait": -5,
+            "reverse_proxy_trusted_proxies": ["10.0.0.0/8", "proxy.example"],
         },
         ["reverse_proxy_acme_email", "reverse_proxy_upstream", "reverse_proxy_static_root",
          "reverse_proxy_static_cache_hashed, reverse_proxy_static_cache_other", "reverse_proxy_max_body_size",
          "reverse_proxy_hsts_max_age", "reverse_proxy_extra_site_config", "reverse_proxy_acme_ca",
-         "reverse_proxy_acme_ca_root_file", "reverse_proxy_acme_wait"],
+         "reverse_proxy_acme_ca_root_file", "reverse_proxy_acme_wait", "reverse_proxy_trusted_proxies"],
         [],
     ),
     "hardening": (

@@ -7,6 +7,7 @@ real PostgreSQL databases (mathesar/userdb.py). Methods named standin.*
 exist only in the test double.
 """
 import json
+import socket
 
 from cryptography.fernet import InvalidToken
 from django.conf import settings
@@ -177,6 +178,21 @@ def standin_settings(user):
     }
 
 
+def standin_request(request, user):
+    """The request as Django saw it behind the proxy: scheme (from X-Forwarded-Proto, SECURE_PROXY_SSL_HEADER),
+    the X-Forwarded-For chain, and the app host that answered."""
+    return {
+        "scheme": request.scheme,
+        "x_forwarded_for": request.META.get("HTTP_X_FORWARDED_FOR", ""),
+        "remote_addr": request.META.get("REMOTE_ADDR", ""),
+        "host": request.get_host(),
+        "served_by": socket.gethostname(),
+    }
+
+
+# Methods that take the request before the user.
+WITH_REQUEST = {"standin.request"}
+
 METHODS = {
     "databases.configured.list": databases_configured_list,
     "databases.setup.connect_existing": databases_setup_connect_existing,
@@ -192,6 +208,7 @@ METHODS = {
     "standin.records.list": standin_records_list,
     "standin.info": standin_info,
     "standin.settings": standin_settings,
+    "standin.request": standin_request,
 }
 
 
@@ -228,7 +245,8 @@ def rpc_view(request):
             raise RPCError(METHOD_NOT_FOUND, f"Method not found: \"{payload['method']}\"")
         params = payload.get("params") or {}
         try:
-            result = method(user, *params) if isinstance(params, list) else method(user, **params)
+            args = (request, user) if payload["method"] in WITH_REQUEST else (user,)
+            result = method(*args, *params) if isinstance(params, list) else method(*args, **params)
         except TypeError as exc:
             raise RPCError(INVALID_PARAMS, f"Invalid parameters: {exc}")
         return _response(req_id, result=result)
