@@ -17,6 +17,8 @@
 # cores; the side that finishes first leaves the machine to the other, which favours the slower side (the playbook),
 # so the ratio is if anything understated. PAIR=alternate runs them one after the other (playbook first for "off",
 # floor first for "on"): no sharing, but exposed to the machine's drift between the runs.
+# REVISION=<git revision> runs that revision's playbook (from a detached worktree, removed on exit) instead of the
+# working tree's: a fixed revision while the working tree is being edited.
 # Containers are named mdt-bench-floor-<pid>-... and removed on exit; KEEP=1 leaves them running.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,14 +30,23 @@ name="mdt-bench-floor-$$"
 work="$repo/.cache/bench/$name"
 logs="$repo/.cache/bench/logs-$name"
 containers=("$name-pb-off" "$name-floor-off" "$name-pb-on" "$name-floor-on")
+checkout=$repo
 mkdir -p "$work" "$logs"
 cleanup() {
   if [ -z "${KEEP:-}" ]; then
     for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
   fi
   rm -rf "$work"
+  [ "$checkout" = "$repo" ] || git -C "$repo" worktree remove --force "$checkout" 2>/dev/null || true
 }
 trap cleanup EXIT
+if [ -n "${REVISION:-}" ]; then
+  checkout="$repo/.cache/bench/$name-checkout"
+  git worktree add -q --detach "$checkout" "$REVISION"
+  # Its ansible.cfg finds the collection mathesar.deploy at .collections/ (untracked): the checkout itself.
+  mkdir -p "$checkout/.collections/ansible_collections/mathesar"
+  ln -s ../../.. "$checkout/.collections/ansible_collections/mathesar/deploy"
+fi
 tests/testbed/docker-engine.sh >/dev/null
 tests/testbed/venv.sh
 image=$(tests/testbed/base-image.sh "$suite")
@@ -56,7 +67,7 @@ for c in "${containers[@]}"; do
     sleep 1
   done
 done
-export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$repo/molecule/resources/test-vault-password"
+export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$checkout/molecule/resources/test-vault-password"
 export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
 # Test setup on all four alike (the scenarios' prepare.yml: the host's CA files for PyPI's re-signed TLS, sshd and
 # the admin's key, which the hardening role's preflight insists on).
@@ -64,8 +75,8 @@ export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
   printf -- '---\nmathesar_app:\n  hosts:\n'
   for c in "${containers[@]}"; do printf '    %s:\n      ansible_connection: community.docker.docker\n' "$c"; done
 } > "$work/prepare-hosts.yml"
-MOLECULE_EPHEMERAL_DIRECTORY="$work" ansible-playbook -i "$work/prepare-hosts.yml" molecule/resources/prepare.yml \
-  > "$logs/prepare.log" 2>&1 || { tail -30 "$logs/prepare.log"; echo "prepare failed (log: $logs/prepare.log)"; exit 1; }
+(cd "$checkout" && MOLECULE_EPHEMERAL_DIRECTORY="$work" ansible-playbook -i "$work/prepare-hosts.yml" \
+  molecule/resources/prepare.yml) > "$logs/prepare.log" 2>&1 || { tail -30 "$logs/prepare.log"; echo "prepare failed (log: $logs/prepare.log)"; exit 1; }
 # Each install must fetch Debian's package lists itself, as on a fresh VPS: forget the ones prepare fetched.
 for c in "${containers[@]}"; do
   docker exec "$c" sh -c 'rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp &&
@@ -74,7 +85,7 @@ done
 # One inventory per playbook container: the same-host layout (the host in both groups).
 for side in off on; do
   mkdir -p "$work/pb-$side/group_vars"
-  ln -s "$repo/inventories/example/group_vars/all" "$work/pb-$side/group_vars/all"
+  ln -s "$checkout/inventories/example/group_vars/all" "$work/pb-$side/group_vars/all"
   printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: community.docker.docker\nmathesar_db:\n  hosts:\n    %s:\n' \
     "$name-pb-$side" "$name-pb-$side" > "$work/pb-$side/hosts.yml"
 done
@@ -86,9 +97,10 @@ seconds() { python3 -c "print(f'{$2 - $1:.1f}')"; }
 playbook() {
   local label=$1 hardening=$2 start
   start=$(now)
-  if ! MATHESAR_TEST_HARDENING=$hardening ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
+  # From the checkout's folder: its ansible.cfg makes that checkout the collection mathesar.deploy.
+  if ! (cd "$checkout" && MATHESAR_TEST_HARDENING=$hardening ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
     PROFILE_TASKS_TASK_OUTPUT_LIMIT=10 ansible-playbook -i "$work/pb-$hardening/hosts.yml" \
-    molecule/same_host/converge.yml > "$logs/$label.log" 2>&1; then
+    molecule/same_host/converge.yml) > "$logs/$label.log" 2>&1; then
     echo "$label: FAILED (log: $logs/$label.log)"; return 1
   fi
   seconds "$start" "$(now)" > "$logs/$label.time"
@@ -135,7 +147,8 @@ report() {  # report LABEL: its seconds and where they went
   fi
 }
 
-echo "same-host playbook against the floor script, Debian $suite, release $version, connection docker exec," \
+echo "same-host playbook ($(git -C "$checkout" rev-parse --short HEAD)$( [ "$checkout" != "$repo" ] || git diff --quiet HEAD \
+  || echo ' with uncommitted changes')) against the floor script, Debian $suite, release $version, connection docker exec," \
   "pairs $pair, cold pip cache, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
 status=0
 compare off || status=1

@@ -313,6 +313,8 @@ def test_uninstall_keeps_the_data_and_a_reinstall_picks_it_up(vps, settings, arc
     assert "Kept databases mathesar_django" in output(run), run.stdout[-3000:]
     # The app, its unit and the site are gone...
     assert not vps.file("/etc/systemd/system/mathesar.service").exists
+    assert not vps.file("/etc/systemd/system/mathesar.socket").exists
+    assert not vps.socket("tcp://127.0.0.1:8000").is_listening
     assert not vps.file(f"{settings['root']}/releases").exists
     assert not vps.service("caddy").is_running
     assert not vps.socket("tcp://0.0.0.0:443").is_listening
