@@ -43,9 +43,6 @@ trap cleanup EXIT
 if [ -n "${REVISION:-}" ]; then
   checkout="$repo/.cache/bench/$name-checkout"
   git worktree add -q --detach "$checkout" "$REVISION"
-  # Its ansible.cfg finds the collection mathesar.deploy at .collections/ (untracked): the checkout itself.
-  mkdir -p "$checkout/.collections/ansible_collections/mathesar"
-  ln -s ../../.. "$checkout/.collections/ansible_collections/mathesar/deploy"
 fi
 tests/testbed/docker-engine.sh >/dev/null
 tests/testbed/venv.sh
