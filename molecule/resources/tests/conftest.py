@@ -78,6 +78,8 @@ def settings():
         "layout": layout,
         "domain": values["mathesar_app_domain"],
         "admin_user": values["mathesar_app_admin_username"],
+        # The proxy backend the scenario runs (molecule.yml's MATHESAR_TEST_PROXY): caddy or nginx.
+        "proxy": os.environ.get("MATHESAR_TEST_PROXY", "caddy"),
         "admin_password": vault["vault_mathesar_admin_password"],
         "secret_key": vault["vault_mathesar_secret_key"],
         "db_password": vault["vault_mathesar_db_password"],

@@ -4,6 +4,8 @@ request for a name the site does not serve is refused, never answered with an em
 import os
 import shlex
 
+import pytest
+
 from conftest import SITE_CA
 
 testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar_app")]
@@ -13,7 +15,32 @@ ADMIN_SOCKET = "/var/lib/caddy/admin.sock"
 ADMIN_CONFIG = f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: ' --unix-socket {ADMIN_SOCKET} http://x/config/"
 
 
-def test_admin_api_is_a_socket_only_root_and_caddy_open(host, settings):
+@pytest.fixture()
+def caddy_only(settings):
+    if settings["proxy"] != "caddy":
+        pytest.skip(f"SKIPPED LOUDLY: a check of Caddy's admin API; this scenario's proxy is {settings['proxy']} "
+                    "(test_nginx_is_controlled_by_root_only checks its control)")
+
+
+def test_nginx_is_controlled_by_root_only(host, settings):
+    """nginx has no control API: its master (root) takes signals from root alone, and it listens on 80 and 443
+    only."""
+    if settings["proxy"] != "nginx":
+        pytest.skip(f"SKIPPED LOUDLY: a check of nginx; this scenario's proxy is {settings['proxy']} "
+                    "(the admin API checks above cover Caddy)")
+    master = host.check_output("systemctl show -p MainPID --value nginx")
+    assert host.check_output(f"ps -o user= -p {master}") == "root"
+    for user in ("nobody", "mathesar"):
+        denied = host.run(f"runuser -u {user} -- kill -HUP {master}")
+        assert denied.rc != 0, (user, denied.stdout, denied.stderr)
+        reload = host.run(f"runuser -u {user} -- /usr/sbin/nginx -s reload")
+        assert reload.rc != 0, (user, reload.stdout, reload.stderr)
+    ports = {line.split()[3].rsplit(":", 1)[1] for line in host.check_output("ss -Htlnp").splitlines()
+             if "nginx" in line}
+    assert ports == {"80", "443"}, ports
+
+
+def test_admin_api_is_a_socket_only_root_and_caddy_open(host, settings, caddy_only):
     assert host.run("ss -Hltn 'sport = :2019'").stdout.strip() == "", "Caddy's admin API still listens on TCP 2019"
     socket = host.file(ADMIN_SOCKET)
     assert socket.is_socket and socket.user == "caddy"
@@ -28,7 +55,7 @@ def test_admin_api_is_a_socket_only_root_and_caddy_open(host, settings):
         assert tcp.rc == 7, (user, tcp.rc, tcp.stdout)
 
 
-def test_caddy_reloads_through_the_socket(host):
+def test_caddy_reloads_through_the_socket(host, caddy_only):
     # Debian's ExecReload (`caddy reload`, as the caddy user) reaches the admin API through the socket.
     reload = host.run("systemctl reload caddy")
     assert reload.rc == 0, reload.stderr
