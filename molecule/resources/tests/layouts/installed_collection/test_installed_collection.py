@@ -31,7 +31,7 @@ def _user_env(tmp_path):
     return env
 
 
-def test_installed_collection_deploys_from_a_folder_of_its_own(tmp_path):
+def test_installed_collection_deploys_from_a_folder_of_its_own(tmp_path, settings):
     bin_dir = pathlib.Path(os.environ["VIRTUAL_ENV"]) / "bin"
     env = _user_env(tmp_path)
     (tmp_path / "home").mkdir()
@@ -55,6 +55,12 @@ def test_installed_collection_deploys_from_a_folder_of_its_own(tmp_path):
     shutil.copytree(installed / "inventories" / "example" / "group_vars" / "all", group_vars)
     shutil.copy(RESOURCES / "vars" / "test-overrides.yml", group_vars / "test-overrides.yml")
     shutil.copy(RESOURCES / "vars" / "test-vault.yml", group_vars / "vault.yml")
+    if settings["proxy"] == "nginx":
+        # The scenario's nginx with the test PKI's certificate (loaded after test-overrides.yml: group_vars files go
+        # in name order), and that PKI where the inventory's mathesar_pki_dir points.
+        shutil.copy(RESOURCES / "vars" / "test-nginx.yml", group_vars / "test-proxy.yml")
+        shutil.copytree(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki" / "site",
+                        project / "inventory" / "pki" / "site")
     host = name_in_group("mathesar_app")
     connection = {"ansible_connection": "community.docker.docker"}
     inventory = {"mathesar_app": {"hosts": {host: connection}}, "mathesar_db": {"hosts": {host: connection}}}
