@@ -44,12 +44,8 @@ if [ -n "${REVISION:-}" ]; then
   checkout="$repo/.cache/bench/$name-checkout"
   git worktree add -q --detach "$checkout" "$REVISION"
 fi
-tests/testbed/docker-engine.sh >/dev/null
-tests/testbed/venv.sh
-image=$(tests/testbed/base-image.sh "$suite")
-archive=${MATHESAR_RELEASE_ARCHIVE:-$repo/.cache/standin/mathesar.tar.gz}
-[ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ] || tests/standin/build.sh 0.10.1-standin1 "$archive" >/dev/null
-version=$(tests/testbed/archive-version.sh "$archive")
+. tests/benchmarks/common.sh
+bench_prepare "$suite"
 
 for c in "${containers[@]}"; do
   docker run -d --name "$c" --hostname mathesar-vps --cap-add SYS_ADMIN --cap-add NET_ADMIN \

@@ -21,12 +21,8 @@ logs="$repo/.cache/bench/logs-$name"
 mkdir -p "$logs"
 # KEEP=1 leaves the container running (e.g. for static-files.sh); remove it with docker rm -f.
 trap '[ -n "${KEEP:-}" ] || docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-tests/testbed/docker-engine.sh >/dev/null
-tests/testbed/venv.sh
-image=$(tests/testbed/base-image.sh "$suite")
-archive=${MATHESAR_RELEASE_ARCHIVE:-$repo/.cache/standin/mathesar.tar.gz}
-[ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ] || tests/standin/build.sh 0.10.1-standin1 "$archive" >/dev/null
-version=$(tests/testbed/archive-version.sh "$archive")
+. tests/benchmarks/common.sh
+bench_prepare "$suite"
 
 docker run -d --name "$name" --hostname mathesar-vps --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
   --security-opt apparmor=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run \

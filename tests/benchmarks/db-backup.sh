@@ -22,12 +22,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-tests/testbed/docker-engine.sh >/dev/null
-tests/testbed/venv.sh
-image=$(tests/testbed/base-image.sh trixie)
-archive=${MATHESAR_RELEASE_ARCHIVE:-$repo/.cache/standin/mathesar.tar.gz}
-[ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ] || tests/standin/build.sh 0.10.1-standin1 "$archive" >/dev/null
-export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$(tests/testbed/archive-version.sh "$archive")
+. tests/benchmarks/common.sh
+bench_prepare trixie
+export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$repo/molecule/resources/test-vault-password"
 export ANSIBLE_COLLECTIONS_PATH="$repo/.collections" MATHESAR_TEST_HARDENING=off ANSIBLE_FORCE_COLOR=0
 
@@ -87,7 +84,7 @@ echo "db-backup: cluster size $size (generated in $(python3 -c "print(round($t1-
 for side in db backup; do
   t0=$(seconds); docker exec "$prefix-$side" systemctl start pgbackrest-backup@full.service; t1=$(seconds)
   repo_key=$([ $side = db ] && echo 1 || echo 2)
-  stored=$(docker exec "$prefix-$side" runuser -u postgres -- pgbackrest --stanza=mathesar --repo=$repo_key \
+  stored=$(docker exec "$prefix-$side" runuser -u postgres -- pgbackrest --stanza=mathesar --repo="$repo_key" \
     --log-level-console=off info --output=json | python3 -c "
 import json, sys; b = json.loads(sys.stdin.read(), strict=False)[0]['backup'][-1]
 print(f\"{b['info']['repository']['delta'] / 2**20:.0f} MB stored for {b['info']['size'] / 2**20:.0f} MB\")")
