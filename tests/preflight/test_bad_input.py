@@ -77,6 +77,8 @@ CASES = {
     "unknown tls mode": ({"reverse_proxy_tls_mode": "selfsigned"}, (), "reverse_proxy_tls_mode"),
     "unknown sslmode": ({"mathesar_app_db_sslmode": "sometimes"}, (), "mathesar_app_db_sslmode"),
     "acme with an IP": ({"mathesar_app_domain": "203.0.113.10"}, (), "reverse_proxy_tls_mode"),
+    "nginx with Caddy's local CA": ({"reverse_proxy_backend": "nginx", "reverse_proxy_tls_mode": "internal"}, (),
+                                    "reverse_proxy_tls_mode internal"),
     "root login yes": ({**HARDENING, "hardening_ssh_permit_root_login": "yes"}, (), "hardening_ssh_permit_root_login"),
     "ssh cidr not a network": ({**HARDENING, "hardening_firewall_ssh_allowed_cidrs": ["office"]}, (),
                                "hardening_firewall_ssh_allowed_cidrs"),

@@ -34,6 +34,8 @@ V2_SETTINGS = {
     "mathesar_app_file_storage": {"protocol": "s3", "key": "mathesar", "secret": SSO_SECRET},
 }
 STATE = {}
+# A site of the admin's own on the same nginx (nginx scenarios): the uninstall and the re-install leave it serving.
+OTHER_SITE = "/etc/nginx/conf.d/other-site.conf"
 
 
 @pytest.fixture(scope="module")
@@ -307,6 +309,12 @@ def test_scheduled_backup_runs_from_the_timer_unit(vps):
 
 
 def test_uninstall_keeps_the_data_and_a_reinstall_picks_it_up(vps, settings, archives):
+    nginx = settings["proxy"] == "nginx"
+    if nginx:
+        # Another site of the admin's own on the same nginx, which the uninstall must leave serving.
+        vps.check_output(f"printf '%s\\n' 'server {{' '  listen 127.0.0.1:8081;' '  return 200 \"other site\";' "
+                         f"'}}' > {OTHER_SITE} && nginx -t -q && systemctl reload nginx")
+        assert vps.check_output("curl -sS http://127.0.0.1:8081/") == "other site"
     run = run_playbook("uninstall.yml")
     assert run.returncode == 0, output(run)[-3000:]
     assert "Kept: media /opt/mathesar/shared/media" in output(run), run.stdout[-3000:]
@@ -316,10 +324,11 @@ def test_uninstall_keeps_the_data_and_a_reinstall_picks_it_up(vps, settings, arc
     assert not vps.file("/etc/systemd/system/mathesar.socket").exists
     assert not vps.socket("tcp://127.0.0.1:8000").is_listening
     assert not vps.file(f"{settings['root']}/releases").exists
-    if settings["proxy"] == "nginx":
+    if nginx:
         # Only Mathesar's site goes: nginx keeps running for any other site it serves.
         assert vps.service("nginx").is_running
         assert not vps.file("/etc/nginx/conf.d/mathesar.conf").exists
+        assert vps.check_output("curl -sS http://127.0.0.1:8081/") == "other site"
     else:
         assert not vps.service("caddy").is_running
     assert not vps.socket("tcp://0.0.0.0:443").is_listening
@@ -329,9 +338,24 @@ def test_uninstall_keeps_the_data_and_a_reinstall_picks_it_up(vps, settings, arc
     assert_file_intact(vps, settings)
     assert vps.run("ls -1d /var/backups/mathesar/*_manual").stdout.strip()
 
-    run = deploy(V2, archives[V2])
+    other = []
+    if nginx:
+        # The re-install onto an nginx that serves other sites (reverse_proxy_nginx_other_sites): Debian's default
+        # site enabled again, as on a server that had it, and the site above. The role adds only Mathesar's file.
+        vps.check_output("ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default "
+                         "&& systemctl reload nginx")
+        other = ["-e", "reverse_proxy_nginx_other_sites=true"]
+        before = vps.file(OTHER_SITE).sha256sum
+    run = deploy(V2, archives[V2], *other)
     assert run.returncode == 0, output(run)[-3000:]
     with logged_in(vps, settings) as back:
         assert records(back) == ["made on v1", "made on v2"]
         assert_stored_passwords_decrypt(back)
     assert_file_intact(vps, settings)
+    if nginx:
+        assert vps.file("/etc/nginx/sites-enabled/default").is_symlink
+        assert vps.file(OTHER_SITE).sha256sum == before
+        assert vps.check_output("curl -sS http://127.0.0.1:8081/") == "other site"
+        # Another name goes to the server's own default site (Debian's welcome page), not to a refusal.
+        welcome = vps.run("curl -sS -H 'Host: other.example' http://127.0.0.1/")
+        assert welcome.rc == 0 and "Welcome to nginx" in welcome.stdout, welcome.stdout + welcome.stderr

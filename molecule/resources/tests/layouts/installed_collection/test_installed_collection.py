@@ -56,11 +56,17 @@ def test_installed_collection_deploys_from_a_folder_of_its_own(tmp_path, setting
     shutil.copy(RESOURCES / "vars" / "test-overrides.yml", group_vars / "test-overrides.yml")
     shutil.copy(RESOURCES / "vars" / "test-vault.yml", group_vars / "vault.yml")
     if settings["proxy"] == "nginx":
-        # The scenario's nginx with the test PKI's certificate (loaded after test-overrides.yml: group_vars files go
-        # in name order), and that PKI where the inventory's mathesar_pki_dir points.
+        # The scenario's nginx in acme mode against its Pebble (loaded after test-overrides.yml: group_vars files go
+        # in name order), with the root of Pebble's HTTPS copied into the project (test-acme.yml finds it through
+        # Molecule's environment, which a user's shell does not have).
         shutil.copy(RESOURCES / "vars" / "test-nginx.yml", group_vars / "test-proxy.yml")
-        shutil.copytree(pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki" / "site",
-                        project / "inventory" / "pki" / "site")
+        acme = yaml.safe_load((RESOURCES / "vars" / "test-acme.yml").read_text())
+        shutil.copy(pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "acme-pki" / "root.crt",
+                    project / "acme-root.crt")
+        (group_vars / "test-proxy-acme.yml").write_text(yaml.safe_dump({
+            "reverse_proxy_tls_mode": acme["reverse_proxy_tls_mode"],
+            "reverse_proxy_acme_ca": acme["reverse_proxy_acme_ca"],
+            "reverse_proxy_acme_ca_root_file": str(project / "acme-root.crt")}))
     host = name_in_group("mathesar_app")
     connection = {"ansible_connection": "community.docker.docker"}
     inventory = {"mathesar_app": {"hosts": {host: connection}}, "mathesar_db": {"hosts": {host: connection}}}
