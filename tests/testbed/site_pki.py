@@ -49,7 +49,16 @@ def _sign(subject, public_key, issuer, issuer_key, days, ca, names=()):
                   else (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)))
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
                .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               # The key identifiers that strict verifiers require (Python 3.13's ssl: VERIFY_X509_STRICT).
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                              critical=False))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
+            critical=True)
     if names:
         builder = builder.add_extension(_san(names), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
