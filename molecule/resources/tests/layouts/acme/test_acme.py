@@ -71,6 +71,9 @@ def test_the_reruns_ordered_no_new_certificate(acme, host, settings):
 def test_your_own_certificate_replaces_the_acme_one_and_back(acme, host, settings):
     """A switch to files mode (your own certificate, from a test PKI) and back, through the proxy's tag alone: each
     mode's chain is served, files mode's key is root's alone, and the way back orders no new certificate."""
+    if settings["proxy"] != "nginx":
+        pytest.skip("SKIPPED LOUDLY: on Caddy, files mode runs in the external_db scenario and this switch would cost "
+                    "two more runs over SSH here (CI time budget); day_two makes it on nginx")
     domain = settings["domain"]
     pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki" / "site"
     if not (pki / "fullchain.crt").exists():
