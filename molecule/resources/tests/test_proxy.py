@@ -92,3 +92,10 @@ def test_unknown_host_over_https_is_refused(host, settings):
     assert other.rc != 0, other.stdout
     served = _curl(host, settings, f"https://{settings['domain']}/auth/login/", resolve_port=443)
     assert served.stdout.startswith("200"), served.stdout
+
+
+def test_https_speaks_http2(host, settings):
+    # Browsers load the app's page, bundles and RPC calls over one multiplexed connection (ALPN h2), on both backends.
+    version = host.run(f"curl -sS -o /dev/null -w '%{{http_version}}' --http2 --max-time 15 --cacert {SITE_CA} "
+                       f"--resolve {settings['domain']}:443:127.0.0.1 https://{settings['domain']}/auth/login/")
+    assert version.rc == 0 and version.stdout == "2", (version.rc, version.stdout, version.stderr)
