@@ -184,7 +184,8 @@ ROLE_CASES = {
             "mathesar_app_backup_schedule": "nightly",
             "mathesar_app_backup_randomized_delay": "a while",
             "mathesar_app_backup_keep_safety": -1,
-            # 0.11's settings, which the example inventory's 0.10.1 would ignore.
+            # 0.11's settings, which 0.10.1 would ignore.
+            "mathesar_app_version": "0.10.1",
             "mathesar_app_sso_config": {"version": 2, "providers": {"okta": {"type": "oidc", "secret": SECRET}}},
             "mathesar_app_require_sso_login": True,
             "mathesar_app_data_files_backend": "azure",

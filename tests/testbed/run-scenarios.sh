@@ -43,15 +43,21 @@ mkdir -p "$logs"
 cleanup() { tests/testbed/clean-stale.sh "$MOLECULE_RUN_PREFIX" >/dev/null 2>&1; }
 trap cleanup EXIT INT TERM
 
-# The release archive: the stand-in, built from tests/standin, unless a real one is named.
+# The release archive: the stand-in of the default version (0.11), built from tests/standin, unless a real one is
+# named. day_two starts from the previous version (0.10) and upgrades (its molecule.yml takes the _PREVIOUS pair);
+# with a real release both are that release (day_two's own tests need the stand-in and skip, loudly).
 if [ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ]; then
   export MATHESAR_TEST_ARCHIVE=$MATHESAR_RELEASE_ARCHIVE MATHESAR_TEST_STANDIN=0
+  export MATHESAR_TEST_ARCHIVE_PREVIOUS=$MATHESAR_RELEASE_ARCHIVE
 else
   export MATHESAR_TEST_ARCHIVE="$repo/.cache/standin/mathesar.tar.gz" MATHESAR_TEST_STANDIN=1
-  tests/standin/build.sh 0.10.1-standin1 "$MATHESAR_TEST_ARCHIVE" >/dev/null || exit 1
+  export MATHESAR_TEST_ARCHIVE_PREVIOUS="$repo/.cache/standin/mathesar-previous.tar.gz"
+  tests/standin/build.sh 0.11.0-standin1 "$MATHESAR_TEST_ARCHIVE" >/dev/null || exit 1
+  tests/standin/build.sh 0.10.1-standin1 "$MATHESAR_TEST_ARCHIVE_PREVIOUS" >/dev/null || exit 1
 fi
 MATHESAR_TEST_VERSION=$(tests/testbed/archive-version.sh "$MATHESAR_TEST_ARCHIVE") || exit 1
-export MATHESAR_TEST_VERSION
+MATHESAR_TEST_VERSION_PREVIOUS=$(tests/testbed/archive-version.sh "$MATHESAR_TEST_ARCHIVE_PREVIOUS") || exit 1
+export MATHESAR_TEST_VERSION MATHESAR_TEST_VERSION_PREVIOUS
 echo "run-scenarios: release $MATHESAR_TEST_VERSION from $MATHESAR_TEST_ARCHIVE (stand-in: $MATHESAR_TEST_STANDIN)"
 
 export PATH="$repo/.venv/bin:$PATH" VIRTUAL_ENV="$repo/.venv"
