@@ -147,3 +147,33 @@ def test_password_strength_check_has_its_dictionary(host):
 @pytest.mark.parametrize("path", ["/etc/issue", "/etc/issue.net"])
 def test_legal_banner(host, path):
     assert "Authorized access only" in host.file(path).content_string
+
+
+def test_sudo_runs_commands_in_a_pty_and_logs_them(host):
+    policy = host.file("/etc/sudoers.d/zz-mathesar-deploy")
+    assert policy.mode == 0o440 and policy.user == "root", (oct(policy.mode), policy.user)
+    assert host.run("visudo -c").rc == 0
+    defaults = host.check_output("sudo -l -U root")
+    assert "use_pty" in defaults and "logfile=/var/log/sudo.log" in defaults, defaults
+    # A command through sudo leaves a line in the log file (besides the journal).
+    marker = "mathesar-deploy-sudo-check"
+    assert host.run(f"sudo -u nobody /bin/true {marker}").rc == 0
+    assert marker in host.file("/var/log/sudo.log").content_string
+
+
+def test_journal_is_kept_on_disk(host):
+    assert "Storage=persistent" in host.file("/etc/systemd/journald.conf.d/90-mathesar-deploy.conf").content_string
+    # journald writes to /var/log/journal/<machine-id>/ once it runs with the drop-in, so a reboot keeps the logs.
+    on_disk = host.run("ls /var/log/journal/*/system.journal")
+    assert on_disk.rc == 0, on_disk.stderr
+
+
+def test_only_root_schedules_jobs_and_reads_the_system_crontabs(host):
+    assert host.file("/etc/cron.allow").content_string.splitlines()[1:] == ["root"]
+    assert not host.file("/etc/cron.deny").exists
+    assert host.file("/etc/crontab").mode == 0o600
+    for folder in ("/etc/cron.d", "/etc/cron.daily"):
+        assert host.file(folder).mode == 0o700, folder
+    # Another user is refused a crontab.
+    refused = host.run("runuser -u nobody -- crontab -l")
+    assert refused.rc != 0 and "not allowed" in (refused.stdout + refused.stderr), refused.stdout + refused.stderr
