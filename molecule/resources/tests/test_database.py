@@ -27,3 +27,12 @@ def test_settings_drop_in_is_live(host):
         "conf.d/50-mathesar-deploy.conf")
     assert psql(host, "SELECT count(*) FROM pg_file_settings WHERE error IS NOT NULL "
                        "AND error <> 'setting could not be applied'") == "0"
+
+
+def test_connections_and_their_authentication_are_logged(host):
+    assert psql(host, "SHOW log_connections") == "on"
+    assert psql(host, "SHOW log_disconnections") == "on"
+    # The psql sessions above left their lines: the role and database each authenticated as, and the session's end.
+    for line in ("connection authorized: user=postgres database=postgres", "disconnection: session time:"):
+        found = host.run(f"grep -hc '{line}' /var/log/postgresql/postgresql-*-main.log")
+        assert found.rc == 0 and int(found.stdout.split()[0]) > 0, (line, found.stdout, found.stderr)
