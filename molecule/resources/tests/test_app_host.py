@@ -32,6 +32,17 @@ def test_release_layout(host, settings):
     assert release.user == "root" and not release.mode & 0o002
 
 
+def test_release_venv_is_built_by_uv_with_bytecode(host, settings):
+    # mathesar_app_python_installer's default: uv from its own venv under tools/, a venv without pip, and the
+    # bytecode compiled at install time (the service cannot write .pyc files into the root-owned release).
+    venv = f"{settings['root']}/releases/{settings['version']}/.venv"
+    assert host.file(f"{settings['root']}/tools/uv/bin/uv").exists
+    assert "uv = " in host.file(f"{venv}/pyvenv.cfg").content_string
+    assert not host.file(f"{venv}/bin/pip").exists
+    compiled = host.run(f"find {venv}/lib -path '*/site-packages/django/__pycache__/*.pyc' -print -quit")
+    assert compiled.stdout.strip(), "no compiled bytecode in the release venv"
+
+
 def test_service_user_writes_media_only(host, settings):
     root = settings["root"]
     media = host.file(f"{root}/shared/media")

@@ -324,6 +324,7 @@ def test_uninstall_keeps_the_data_and_a_reinstall_picks_it_up(vps, settings, arc
     assert not vps.file("/etc/systemd/system/mathesar.socket").exists
     assert not vps.socket("tcp://127.0.0.1:8000").is_listening
     assert not vps.file(f"{settings['root']}/releases").exists
+    assert not vps.file(f"{settings['root']}/tools").exists
     if nginx:
         # Only Mathesar's site goes: nginx keeps running for any other site it serves.
         assert vps.service("nginx").is_running
