@@ -395,7 +395,9 @@ for arm in dict.fromkeys(k[0] for k in groups):
     for side in ("caddy", "nginx"):
         p, d = med.get((arm, "login-proxy", side)), med.get((arm, "login-direct", side))
         if p and d:
-            print(f"proxy overhead, login page, {arm}, {side}: {100 * (1 - p[0] / d[0]):.1f} % fewer req/s than gunicorn direct")
+            print(f"proxy overhead, login page, {arm}, {side}: {100 * (1 - p[0] / d[0]):.1f} % fewer req/s than gunicorn"
+                  f" direct (negative: more); the proxy's CPU {p[3]:.2f} ms a request, {100 * p[3] / sum(p[4:7]):.0f} % on top of the"
+                  " app's, PostgreSQL's and journald's")
 PY
 echo "(logs: $logs)"
 [ -z "${KEEP:-}" ] || echo "containers kept: $name-caddy $name-nginx"
