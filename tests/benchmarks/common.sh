@@ -9,3 +9,24 @@ bench_prepare() {
   [ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ] || tests/standin/build.sh 0.10.1-standin1 "$archive" >/dev/null
   version=$(tests/testbed/archive-version.sh "$archive")
 }
+
+# Start fresh sibling containers from `image` with systemd as PID 1, as the scenarios run them, and wait until
+# systemd has booted (on a busy machine a `docker exec` right after the start can fail).
+#   bench_start_systemd "EXTRA DOCKER ARGS" NAME...   (e.g. "--cap-add NET_ADMIN" for the hardening role's firewall)
+bench_start_systemd() {
+  local extra=$1 c
+  shift
+  for c in "$@"; do
+    # shellcheck disable=SC2086  # extra is a list of docker arguments
+    docker run -d --name "$c" --hostname mathesar-vps --cap-add SYS_ADMIN $extra \
+      --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns host \
+      -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --stop-signal SIGRTMIN+3 \
+      "$image" /lib/systemd/systemd >/dev/null
+  done
+  for c in "$@"; do
+    for _ in $(seq 1 60); do
+      case $(docker exec "$c" systemctl is-system-running --wait 2>/dev/null) in running|degraded) break;; esac
+      sleep 1
+    done
+  done
+}

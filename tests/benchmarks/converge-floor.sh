@@ -47,19 +47,7 @@ fi
 . tests/benchmarks/common.sh
 bench_prepare "$suite"
 
-for c in "${containers[@]}"; do
-  docker run -d --name "$c" --hostname mathesar-vps --cap-add SYS_ADMIN --cap-add NET_ADMIN \
-    --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns host \
-    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --stop-signal SIGRTMIN+3 \
-    "$image" /lib/systemd/systemd >/dev/null
-done
-# Until systemd has booted (on a busy machine a `docker exec` right after the start can fail).
-for c in "${containers[@]}"; do
-  for _ in $(seq 1 60); do
-    case $(docker exec "$c" systemctl is-system-running --wait 2>/dev/null) in running|degraded) break;; esac
-    sleep 1
-  done
-done
+bench_start_systemd "--cap-add NET_ADMIN" "${containers[@]}"
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$checkout/molecule/resources/test-vault-password"
 export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
 # Test setup on all four alike (the scenarios' prepare.yml: the host's CA files for PyPI's re-signed TLS, sshd and

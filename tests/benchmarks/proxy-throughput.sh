@@ -62,18 +62,7 @@ echo "proxy throughput: site.yml at $(git -C "$checkout" rev-parse --short HEAD)
   git diff --quiet HEAD -- roles playbooks inventories || echo ' with uncommitted changes'), Debian $suite, release $version," \
   "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 if [ -z "${REUSE:-}" ]; then
-  for side in "${sides[@]}"; do
-    docker run -d --name "$name-$side" --hostname mathesar-vps --cap-add SYS_ADMIN \
-      --security-opt seccomp=unconfined --security-opt apparmor=unconfined --cgroupns host \
-      -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --stop-signal SIGRTMIN+3 \
-      "$image" /lib/systemd/systemd >/dev/null
-  done
-  for side in "${sides[@]}"; do
-    for _ in $(seq 1 60); do
-      case $(docker exec "$name-$side" systemctl is-system-running --wait 2>/dev/null) in running|degraded) break;; esac
-      sleep 1
-    done
-  done
+  bench_start_systemd "" "${sides[@]/#/$name-}"
   export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$checkout/molecule/resources/test-vault-password"
   export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version MATHESAR_TEST_HARDENING=off
   # Test setup, as the scenarios' prepare.yml does it (the host's CA files for PyPI's re-signed TLS, sshd).
