@@ -42,13 +42,14 @@ unit: venv
 scenarios: venv
 	@tests/testbed/run-scenarios.sh $(if $(SCENARIO),$(SCENARIO),) 
 
-# The base images build in the background (log: .cache/logs/base-images.log) while the venv, lint and unit tests run.
+# The base images build in the background (log: .cache/logs/base-images.log) while the venv and lint run; the unit
+# and preflight tests then run in the first scenario lane, before its scenario (WITH_UNIT in run-scenarios.sh).
 test:
 	@mkdir -p .cache/logs
 	@tests/testbed/base-images.sh > .cache/logs/base-images.log 2>&1 & images=$$!; \
-	  $(MAKE) --no-print-directory lint unit; rc=$$?; \
+	  $(MAKE) --no-print-directory lint; rc=$$?; \
 	  wait $$images || echo "test: a base image build failed (.cache/logs/base-images.log); run-scenarios retries it"; \
-	  [ $$rc -eq 0 ] && $(MAKE) --no-print-directory scenarios
+	  [ $$rc -eq 0 ] && WITH_UNIT=1 $(MAKE) --no-print-directory scenarios
 
 demo: venv
 	@tests/testbed/demo.sh up

@@ -9,6 +9,7 @@
 #   external_db@trixie       app host + a managed PostgreSQL (Debian 13)
 #   day_two@trixie           same-host layout: shared end-to-end suite, --check --diff, then upgrade/rollback,
 #                            backup/restore, uninstall (Debian 13)
+# With WITH_UNIT=1 (as `make test` calls it) the plan starts with unit@controller: `make unit` in lane 1.
 # same_host (same-host layout, hardened, over Docker: the quickest full check while developing) runs when named:
 #   tests/testbed/run-scenarios.sh same_host          (SUITES="trixie bookworm" for both; default trixie)
 # SUITES also names the suites of hardening. Scenarios: same_host, hardening, separate_hosts, external_db, day_two.
@@ -32,6 +33,9 @@ if [ -n "$only" ]; then
   [ ${#filtered[@]} -gt 0 ] || { echo "run-scenarios: unknown scenario '$only'" >&2; exit 2; }
   plan=("${filtered[@]}")
 fi
+# WITH_UNIT=1 (`make test`): the unit and preflight tests (`make unit`, playbook runs on the controller) run first in
+# lane 1, beside lane 2's scenarios, instead of before both lanes: lane 1 is the shorter one.
+[ "${WITH_UNIT:-0}" = 1 ] && plan=("unit@controller" "${plan[@]}")
 
 tests/testbed/docker-engine.sh || exit 1
 # Leftovers of an interrupted run would hold the test subnets.
@@ -75,7 +79,7 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 jobs=${JOBS:-2}
 lane_of() {
   [ "$jobs" -le 1 ] && { echo 1; return; }
-  case "$1" in separate_hosts|same_host) echo 1 ;; *) echo 2 ;; esac
+  case "$1" in unit|separate_hosts|same_host) echo 1 ;; *) echo 2 ;; esac
 }
 results="$logs/results"
 : > "$results"
@@ -84,7 +88,10 @@ results="$logs/results"
 # bare host is Debian 12 in every suite (MATHESAR_TEST_IMAGE_OLDSTABLE).
 declare -A image_of=()
 suites=()
-for entry in "${plan[@]}"; do suites+=("${entry#*@}"); [ "${entry%@*}" = external_db ] && suites+=(bookworm); done
+for entry in "${plan[@]}"; do
+  [ "${entry%@*}" = unit ] && continue
+  suites+=("${entry#*@}"); [ "${entry%@*}" = external_db ] && suites+=(bookworm)
+done
 for suite in "${suites[@]}"; do
   [ -n "${image_of[$suite]:-}" ] && continue
   image_of[$suite]=$(tests/testbed/base-image.sh "$suite") || image_of[$suite]=none
@@ -95,6 +102,20 @@ run_entry() {
   local entry=$1 scenario=${1%@*} suite=${1#*@} log rc start took
   log="$logs/$scenario-$suite.log"
   start=$(date +%s)
+  if [ "$scenario" = unit ]; then
+    echo "=== unit and preflight tests (lane $(lane_of unit), log: $log)"
+    if [ "$jobs" -le 1 ]; then make --no-print-directory unit 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+    else make --no-print-directory unit > "$log" 2>&1; rc=$?; fi
+    took=$(( $(date +%s) - start ))
+    if [ "$rc" -eq 0 ]; then
+      echo "passed unit (${took}s)" | tee -a "$results"
+      [ "$jobs" -gt 1 ] && grep -E '^[0-9]+ passed|^SKIPPED|^=+ .*(passed|failed)' "$log" | sed 's/^/  unit: /'
+    else
+      echo "FAILED unit (${took}s, log: $log)" | tee -a "$results"
+      [ "$jobs" -gt 1 ] && { echo "--- $log"; tail -n 60 "$log"; echo "---"; }
+    fi
+    return
+  fi
   echo "=== $scenario on Debian $suite (lane $(lane_of "$scenario"), log: $log)"
   if [ "${image_of[$suite]}" = none ]; then
     echo "FAILED $entry: base image" >> "$results"; return
