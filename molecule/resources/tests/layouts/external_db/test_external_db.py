@@ -3,7 +3,6 @@ refusal of a pg_dump older than the server, the renewal of the server certificat
 mode (the managed server's fixture uses that mode), and the proxy serving your own certificate (files mode)."""
 
 import datetime
-import json
 import os
 import pathlib
 import shlex
@@ -13,7 +12,6 @@ import time
 from conftest import (REPO, fresh_db_connection, host_in_group, name_in_group, not_after, output, pg_conf_dir, pg_unit,
                       psql, run_converge, run_playbook, sign_short_lived_certificate)
 from cryptography import x509
-import yaml
 
 sys.path.insert(0, str(REPO / "tests" / "testbed"))
 import site_pki  # noqa: E402  (tests/testbed, as the converge runs it)
@@ -117,28 +115,3 @@ def test_own_certificate_is_served_with_its_chain_and_replaced(settings):
     assert (pki / "site.key").read_text().splitlines()[1] not in run.stdout + run.stderr
     served = _served_chain(app, settings)
     assert served[0] != old and "".join(served) == (pki / "fullchain.crt").read_text()
-
-
-def _request_as_django_saw_it(client_host, settings, app_address):
-    """standin.request through the proxy from client_host, which claims an outer hop over plain HTTP from
-    203.0.113.9. -k: what is checked here is the headers, not the chain (checked above)."""
-    body = '{"jsonrpc": "2.0", "id": 1, "method": "standin.request"}'
-    answer = client_host.check_output(
-        f"curl -sS -k --max-time 20 --resolve {settings['domain']}:443:{app_address} "
-        f"-u {shlex.quote(settings['admin_user'] + ':' + settings['admin_password'])} "
-        "-H 'Content-Type: application/json' -H 'X-Forwarded-Proto: http' -H 'X-Forwarded-For: 203.0.113.9' "
-        f"--data {shlex.quote(body)} https://{settings['domain']}/api/rpc/v0/")
-    return json.loads(answer)["result"]
-
-
-def test_forwarded_headers_are_kept_from_trusted_proxies_only(settings, standin_only):
-    """reverse_proxy_trusted_proxies lists bare_host (vars/test-external-db.yml): its X-Forwarded-Proto reaches
-    Mathesar and its X-Forwarded-For chain is extended; the same headers from managed_db are replaced."""
-    network = yaml.safe_load((REPO / "molecule" / "resources" / "vars" / "test-network.yml").read_text())
-    addresses = network["__test_networks"]["external_db"]
-    trusted = _request_as_django_saw_it(host_in_group("bare_host"), settings, addresses["mathesar_app"])
-    assert trusted["scheme"] == "http", trusted
-    assert trusted["x_forwarded_for"] == f"203.0.113.9, {addresses['bare_host']}", trusted
-    other = _request_as_django_saw_it(host_in_group("managed_db"), settings, addresses["mathesar_app"])
-    assert other["scheme"] == "https", other
-    assert other["x_forwarded_for"] == addresses["managed_db"], other
