@@ -9,6 +9,11 @@
 # revision's in turn (COMPARE_RUNS times each, default 4) and prints each side's no-op times and median: an A/B on
 # one container, so that the machine's speed on the day (which varies by 2x here) cancels out. Both revisions must
 # converge to the same state (a change that only makes re-runs cheaper), or the first run of each side changes things.
+# Mitogen (the opt-in of README, "Faster runs with Mitogen"; the pip package `mitogen` of requirements-dev.txt):
+# STRATEGY=mitogen makes every run of the script use its strategy (mitogen_linear), the fresh converge included; run
+# it beside a STRATEGY=linear run (the default) for the two fresh converges side by side. MITOGEN=1 re-runs the
+# no-op on the same container with the default strategy and with Mitogen's in turn, COMPARE_RUNS times each, and
+# prints each side's median.
 # The inventory is this checkout's (groups mathesar_app and mathesar_db): revisions before playbooks/site.yml read
 # the group mathesar and cannot be compared this way.
 set -euo pipefail
@@ -45,6 +50,11 @@ if [ "${CONNECTION:-ssh}" = ssh ]; then
   printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_host: %s\n      ansible_user: root\n      ansible_ssh_private_key_file: %s\n      ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"\nmathesar_db:\n  hosts:\n    %s:\n' \
     "$name" "$address" "$work/key" "$name" > "$work/inventory/hosts.yml"
 fi
+# Mitogen cannot run the apt module on a host without python3-apt (the module installs it, then restarts itself
+# under a new interpreter, which Mitogen does not support): with STRATEGY=mitogen, prepare installs it, as a user must.
+if [ "${STRATEGY:-linear}" = mitogen ]; then
+  docker exec "$name" sh -c 'apt-get update -qq && apt-get install -y -qq python3-apt >/dev/null'
+fi
 # The converge must fetch Debian's package lists itself, as on a fresh VPS: forget the ones prepare fetched.
 # (apt's cache age is the newer of the update stamp and the lists folder: make both old.)
 docker exec "$name" sh -c 'rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp &&
@@ -63,6 +73,22 @@ run() {
     "$(grep -Eo 'ok=[0-9]+ +changed=[0-9]+' "$logs/$label.log" | tr -s ' ')"
   sed -n '/^=====/,$p' "$logs/$label.log" | grep -E ' -+ +[0-9.]+s$' | head -8 | sed 's/^/    /'
 }
+# The median no-op time of each side, from the lines "noop-<side><n>: <seconds> s ..." of a file.
+medians() {
+  local file=$1 side
+  shift
+  for side in "$@"; do
+    grep -E "^noop-$side" "$file" | awk '{print $2}' | sort -n \
+      | awk -v s="$side" '{t[NR]=$1} END {m=(NR%2)?t[(NR+1)/2]:(t[NR/2]+t[NR/2+1])/2;
+          printf "%s: median %.1f s of %d runs (min %.1f, max %.1f)\n", s, m, NR, t[1], t[NR]}'
+  done
+}
+mitogen_plugins=$(.venv/bin/python -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))' \
+  2>/dev/null)/plugins/strategy
+# Mitogen runs ssh itself and enforces host key checking unless told not to (it refused a new container's key despite
+# the inventory's ansible_ssh_common_args): the same trust as the default strategy gets here.
+mitogen_env=(ANSIBLE_STRATEGY_PLUGINS="$mitogen_plugins" ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_HOST_KEY_CHECKING=False)
+[ "${STRATEGY:-linear}" = mitogen ] && export "${mitogen_env[@]}"
 echo "same_host on Debian $suite, release $version, connection ${CONNECTION:-ssh}, $(nproc) cores"
 run fresh-converge
 run noop-rerun
@@ -79,10 +105,16 @@ if [ -n "${COMPARE:-}" ]; then
       head -1 "$logs/run.txt" | tee -a "$logs/ab.txt"
     done
   done
-  for side in A B; do
-    grep -E "^noop-$side" "$logs/ab.txt" | awk '{print $2}' | sort -n \
-      | awk -v s="$side" '{t[NR]=$1} END {m=(NR%2)?t[(NR+1)/2]:(t[NR/2]+t[NR/2+1])/2;
-          printf "%s: median %.1f s of %d runs (min %.1f, max %.1f)\n", s, m, NR, t[1], t[NR]}'
+  medians "$logs/ab.txt" A B
+fi
+if [ -n "${MITOGEN:-}" ]; then
+  echo "A/B no-op re-runs on this container: linear (Ansible's default) and mitogen_linear ($mitogen_plugins)"
+  for i in $(seq 1 "${COMPARE_RUNS:-4}"); do
+    (unset ANSIBLE_STRATEGY ANSIBLE_STRATEGY_PLUGINS; run "noop-linear$i") > "$logs/run.txt"
+    head -1 "$logs/run.txt" | tee -a "$logs/strategies.txt"
+    (export "${mitogen_env[@]}"; run "noop-mitogen$i") > "$logs/run.txt"
+    head -1 "$logs/run.txt" | tee -a "$logs/strategies.txt"
   done
+  medians "$logs/strategies.txt" linear mitogen
 fi
 [ -z "${KEEP:-}" ] || echo "container kept: $name"

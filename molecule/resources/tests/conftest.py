@@ -110,18 +110,20 @@ def standin_only(settings):
                     "MATHESAR_RELEASE_ARCHIVE points at a real release")
 
 
-def run_playbook(name, *args):
-    """Run one of the scenario's playbooks (a real playbook plus test vars) against the test hosts."""
+def run_playbook(name, *args, env=None):
+    """Run one of the scenario's playbooks (a real playbook plus test vars) against the test hosts; env: more
+    environment variables for ansible-playbook."""
     scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
     playbook = os.path.join(os.environ["VIRTUAL_ENV"], "bin", "ansible-playbook")
     return subprocess.run([playbook, "-i", os.environ["MOLECULE_INVENTORY_FILE"],
                            os.path.join(scenario, name), *args],
-                          capture_output=True, text=True, timeout=900, check=False)
+                          capture_output=True, text=True, timeout=900, check=False,
+                          env={**os.environ, **(env or {})})
 
 
-def run_converge(*args):
+def run_converge(*args, env=None):
     """Run the scenario's converge playbook (the real playbook plus test vars) against the test hosts again."""
-    return run_playbook("converge.yml", *args)
+    return run_playbook("converge.yml", *args, env=env)
 
 
 def output(run):
