@@ -177,3 +177,40 @@ def test_only_root_schedules_jobs_and_reads_the_system_crontabs(host):
     # Another user is refused a crontab.
     refused = host.run("runuser -u nobody -- crontab -l")
     assert refused.rc != 0 and "not allowed" in (refused.stdout + refused.stderr), refused.stdout + refused.stderr
+
+
+def _pam_lines(host, path):
+    return [line.split() for line in host.file(path).content_string.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_failed_logins_lock_an_account_but_never_root(host):
+    conf = dict(line.replace(" ", "").split("=", 1) for line in
+                host.file("/etc/security/faillock.conf").content_string.splitlines()
+                if "=" in line and not line.startswith("#"))
+    assert conf == {"deny": "5", "fail_interval": "900", "unlock_time": "900"}, conf
+    assert "even_deny_root" not in host.file("/etc/security/faillock.conf").content_string
+    # pam-auth-update's result: preauth before pam_unix, authfail after it, the reset in the account stack.
+    auth = [" ".join(fields[1:]) for fields in _pam_lines(host, "/etc/pam.d/common-auth")]
+    preauth = auth.index("requisite pam_faillock.so preauth")
+    unix = next(i for i, line in enumerate(auth) if "pam_unix.so" in line)
+    assert preauth < unix < auth.index("[default=die] pam_faillock.so authfail"), auth
+    assert ["account", "required", "pam_faillock.so"] in _pam_lines(host, "/etc/pam.d/common-account")
+    # A real lockout, through sudo's password prompt (PAM's common-auth): the right password gets past
+    # authentication (then sudo's policy refuses the user), until 5 wrong ones lock the account.
+    user, password = "lockcheck", "Tr4vel-Quietly-Over-Mountains"
+    assert host.run(f"useradd -M -s /usr/sbin/nologin {user}").rc == 0
+    try:
+        assert host.run(f"echo '{user}:{password}' | chpasswd").rc == 0
+        sudo = f"timeout 30 runuser -u {user} -- sudo -S -k true"
+        right = host.run(f"echo '{password}' | {sudo}")
+        assert "is not in the sudoers file" in right.stderr, right.stderr
+        for _ in range(2):
+            host.run(f"printf 'wrong\\nwrong\\nwrong\\n' | {sudo}")
+        records = host.run(f"faillock --user {user}").stdout
+        assert sum(line.rstrip().endswith(" V") for line in records.splitlines()) >= 5, records
+        locked = host.run(f"echo '{password}' | {sudo}")
+        assert locked.rc != 0 and "is not in the sudoers file" not in locked.stderr, locked.stderr
+    finally:
+        host.run(f"faillock --user {user} --reset")
+        host.run(f"userdel {user}")
