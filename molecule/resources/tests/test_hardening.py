@@ -214,3 +214,31 @@ def test_failed_logins_lock_an_account_but_never_root(host):
     finally:
         host.run(f"faillock --user {user} --reset")
         host.run(f"userdel {user}")
+
+
+def test_only_the_su_group_may_use_su(host):
+    assert host.group("sugroup").exists
+    assert host.check_output("getent group sugroup").split(":")[3] == "", "the su group should be empty"
+    auth = [" ".join(fields) for fields in _pam_lines(host, "/etc/pam.d/su") if fields[0] == "auth"]
+    # pam_rootok first, so root keeps su; then the group check.
+    assert auth[:2] == ["auth sufficient pam_rootok.so", "auth required pam_wheel.so use_uid group=sugroup"], auth
+    # A real attempt: a user who is not in the group gives another user's right password and is refused; in the
+    # group, the same attempt works. The password comes on stdin (PAM's prompt reads it there), so nothing waits.
+    target, other, password = "sutarget", "suother", "Tr4vel-Quietly-Over-Mountains"
+    for user in (target, other):
+        assert host.run(f"useradd -M -s /bin/sh {user}").rc == 0
+    try:
+        assert host.run(f"echo '{target}:{password}' | chpasswd").rc == 0
+        su = f"echo '{password}' | timeout 20 runuser -u {other} -- su -c 'id -un' {target}"
+        refused = host.run(su)
+        assert refused.rc != 0 and "Permission denied" in refused.stderr, refused.stdout + refused.stderr
+        assert host.run(f"gpasswd -a {other} sugroup").rc == 0
+        allowed = host.run(su)
+        assert allowed.rc == 0 and allowed.stdout.strip() == target, allowed.stdout + allowed.stderr
+        # root needs no group and no password.
+        assert host.check_output(f"su -s /bin/sh -c 'id -un' {target} </dev/null") == target
+    finally:
+        host.run(f"gpasswd -d {other} sugroup")
+        host.run(f"faillock --user {target} --reset")
+        for user in (target, other):
+            host.run(f"userdel {user}")
