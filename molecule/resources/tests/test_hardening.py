@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -241,3 +242,22 @@ def test_only_the_su_group_may_use_su(host):
         host.run(f"faillock --user {target} --reset")
         for user in (target, other):
             host.run(f"userdel {user}")
+
+
+def test_system_accounts_have_no_login_shell_and_no_usable_password(host):
+    uid_min = int(re.search(r"(?m)^\s*UID_MIN\s+(\d+)", host.file("/etc/login.defs").content_string).group(1))
+    shells = {line.strip() for line in host.file("/etc/shells").content_string.splitlines() if line.startswith("/")}
+    shadow = dict(line.split(":")[:2] for line in host.check_output("getent -s files shadow").splitlines())
+    still_open = {}
+    for line in host.check_output("getent -s files passwd").splitlines():
+        name, _, uid, _, _, _, shell = line.split(":")
+        if int(uid) >= uid_min or name in ("root", "sync", "shutdown", "halt"):
+            continue
+        if shell in shells or not shadow.get(name, "!").startswith(("!", "*")):
+            still_open[name] = (shell, shadow.get(name, "")[:1])
+    assert still_open == {}, still_open
+    if "mathesar_db" in _groups(host):
+        # Debian gives postgres /bin/bash; it goes, and work as postgres goes on without a login shell (the
+        # converge's second run, idempotence, ran the postgres role's become_user tasks after it).
+        assert host.user("postgres").shell == "/usr/sbin/nologin"
+        assert host.check_output("runuser -u postgres -- psql -XAtc 'SELECT 1'") == "1"
