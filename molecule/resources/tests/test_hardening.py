@@ -261,3 +261,25 @@ def test_system_accounts_have_no_login_shell_and_no_usable_password(host):
         # converge's second run, idempotence, ran the postgres role's become_user tasks after it).
         assert host.user("postgres").shell == "/usr/sbin/nologin"
         assert host.check_output("runuser -u postgres -- psql -XAtc 'SELECT 1'") == "1"
+
+
+def test_sshd_offers_only_ed25519_and_strong_rsa_host_keys(host):
+    shown = host.run("sshd -T -C user=root,host=localhost,addr=127.0.0.1")
+    assert shown.rc == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    hostkeys = sorted(line.split(" ", 1)[1] for line in lines if line.startswith("hostkey "))
+    assert hostkeys == ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"], hostkeys
+    assert "hostkeyalgorithms ssh-ed25519,rsa-sha2-512,rsa-sha2-256" in lines
+    assert int(host.check_output("ssh-keygen -l -f /etc/ssh/ssh_host_rsa_key.pub").split()[0]) >= 3072
+    for kind in ("ecdsa", "dsa"):
+        assert not host.file(f"/etc/ssh/ssh_host_{kind}_key").exists, kind
+    # What a client is really offered.
+    scan = host.run("ssh-keyscan -T 10 127.0.0.1")
+    offered = {line.split()[1] for line in scan.stdout.splitlines() if line and not line.startswith("#")}
+    assert offered == {"ssh-ed25519", "ssh-rsa"}, scan.stdout + scan.stderr
+
+
+def test_moduli_holds_no_prime_under_3072_bits(host):
+    # The size field is the prime's length in bits minus one.
+    sizes = host.check_output("awk '!/^#/ && NF >= 7 {print $5}' /etc/ssh/moduli | sort -un").split()
+    assert sizes and min(int(size) for size in sizes) >= 3071, sizes
