@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -177,3 +178,108 @@ def test_only_root_schedules_jobs_and_reads_the_system_crontabs(host):
     # Another user is refused a crontab.
     refused = host.run("runuser -u nobody -- crontab -l")
     assert refused.rc != 0 and "not allowed" in (refused.stdout + refused.stderr), refused.stdout + refused.stderr
+
+
+def _pam_lines(host, path):
+    return [line.split() for line in host.file(path).content_string.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_failed_logins_lock_an_account_but_never_root(host):
+    # Exactly these settings: no even_deny_root (a flag without a value), so root is never locked.
+    conf = [line.replace(" ", "") for line in host.file("/etc/security/faillock.conf").content_string.splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert conf == ["deny=5", "fail_interval=900", "unlock_time=900"], conf
+    # pam-auth-update's result: preauth before pam_unix, authfail after it, the reset in the account stack.
+    auth = [" ".join(fields[1:]) for fields in _pam_lines(host, "/etc/pam.d/common-auth")]
+    preauth = auth.index("requisite pam_faillock.so preauth")
+    unix = next(i for i, line in enumerate(auth) if "pam_unix.so" in line)
+    assert preauth < unix < auth.index("[default=die] pam_faillock.so authfail"), auth
+    assert ["account", "required", "pam_faillock.so"] in _pam_lines(host, "/etc/pam.d/common-account")
+    # A real lockout, through sudo's password prompt (PAM's common-auth): the right password gets past
+    # authentication (then sudo's policy refuses the user), until 5 wrong ones lock the account.
+    user, password = "lockcheck", "Tr4vel-Quietly-Over-Mountains"
+    assert host.run(f"useradd -M -s /usr/sbin/nologin {user}").rc == 0
+    try:
+        assert host.run(f"echo '{user}:{password}' | chpasswd").rc == 0
+        sudo = f"timeout 30 runuser -u {user} -- sudo -S -k true"
+        right = host.run(f"echo '{password}' | {sudo}")
+        assert "is not in the sudoers file" in right.stderr, right.stderr
+        for _ in range(2):
+            host.run(f"printf 'wrong\\nwrong\\nwrong\\n' | {sudo}")
+        records = host.run(f"faillock --user {user}").stdout
+        assert sum(line.rstrip().endswith(" V") for line in records.splitlines()) >= 5, records
+        locked = host.run(f"echo '{password}' | {sudo}")
+        assert locked.rc != 0 and "is not in the sudoers file" not in locked.stderr, locked.stderr
+    finally:
+        host.run(f"faillock --user {user} --reset")
+        host.run(f"userdel {user}")
+
+
+def test_only_the_su_group_may_use_su(host):
+    assert host.group("sugroup").exists
+    assert host.check_output("getent group sugroup").split(":")[3] == "", "the su group should be empty"
+    auth = [" ".join(fields) for fields in _pam_lines(host, "/etc/pam.d/su") if fields[0] == "auth"]
+    # pam_rootok first, so root keeps su; then the group check.
+    assert auth[:2] == ["auth sufficient pam_rootok.so", "auth required pam_wheel.so use_uid group=sugroup"], auth
+    # A real attempt: a user who is not in the group gives another user's right password and is refused; in the
+    # group, the same attempt works. The password comes on stdin (PAM's prompt reads it there), so nothing waits.
+    target, other, password = "sutarget", "suother", "Tr4vel-Quietly-Over-Mountains"
+    for user in (target, other):
+        assert host.run(f"useradd -M -s /bin/sh {user}").rc == 0
+    try:
+        assert host.run(f"echo '{target}:{password}' | chpasswd").rc == 0
+        su = f"echo '{password}' | timeout 20 runuser -u {other} -- su -c 'id -un' {target}"
+        refused = host.run(su)
+        assert refused.rc != 0 and "Permission denied" in refused.stderr, refused.stdout + refused.stderr
+        assert host.run(f"gpasswd -a {other} sugroup").rc == 0
+        allowed = host.run(su)
+        assert allowed.rc == 0 and allowed.stdout.strip() == target, allowed.stdout + allowed.stderr
+        # root needs no group and no password.
+        assert host.check_output(f"su -s /bin/sh -c 'id -un' {target} </dev/null") == target
+    finally:
+        host.run(f"gpasswd -d {other} sugroup")
+        host.run(f"faillock --user {target} --reset")
+        for user in (target, other):
+            host.run(f"userdel {user}")
+
+
+def test_system_accounts_have_no_login_shell_and_no_usable_password(host):
+    uid_min = int(re.search(r"(?m)^\s*UID_MIN\s+(\d+)", host.file("/etc/login.defs").content_string).group(1))
+    shells = {line.strip() for line in host.file("/etc/shells").content_string.splitlines() if line.startswith("/")}
+    shadow = dict(line.split(":")[:2] for line in host.check_output("getent -s files shadow").splitlines())
+    still_open = {}
+    for line in host.check_output("getent -s files passwd").splitlines():
+        name, _, uid, _, _, _, shell = line.split(":")
+        if int(uid) >= uid_min or name in ("root", "sync", "shutdown", "halt"):
+            continue
+        if shell in shells or not shadow.get(name, "!").startswith(("!", "*")):
+            still_open[name] = (shell, shadow.get(name, "")[:1])
+    assert still_open == {}, still_open
+    if "mathesar_db" in _groups(host):
+        # Debian gives postgres /bin/bash; it goes, and work as postgres goes on without a login shell (the
+        # converge's second run, idempotence, ran the postgres role's become_user tasks after it).
+        assert host.user("postgres").shell == "/usr/sbin/nologin"
+        assert host.check_output("runuser -u postgres -- psql -XAtc 'SELECT 1'") == "1"
+
+
+def test_sshd_offers_only_ed25519_and_strong_rsa_host_keys(host):
+    shown = host.run("sshd -T -C user=root,host=localhost,addr=127.0.0.1")
+    assert shown.rc == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    hostkeys = sorted(line.split(" ", 1)[1] for line in lines if line.startswith("hostkey "))
+    assert hostkeys == ["/etc/ssh/ssh_host_ed25519_key", "/etc/ssh/ssh_host_rsa_key"], hostkeys
+    assert "hostkeyalgorithms ssh-ed25519,rsa-sha2-512,rsa-sha2-256" in lines
+    assert int(host.check_output("ssh-keygen -l -f /etc/ssh/ssh_host_rsa_key.pub").split()[0]) >= 3072
+    for kind in ("ecdsa", "dsa"):
+        assert not host.file(f"/etc/ssh/ssh_host_{kind}_key").exists, kind
+    # What a client is really offered.
+    scan = host.run("ssh-keyscan -T 10 127.0.0.1")
+    offered = {line.split()[1] for line in scan.stdout.splitlines() if line and not line.startswith("#")}
+    assert offered == {"ssh-ed25519", "ssh-rsa"}, scan.stdout + scan.stderr
+
+
+def test_moduli_holds_no_prime_under_3072_bits(host):
+    # The size field is the prime's length in bits minus one.
+    sizes = host.check_output("awk '!/^#/ && NF >= 7 {print $5}' /etc/ssh/moduli | sort -un").split()
+    assert sizes and min(int(size) for size in sizes) >= 3071, sizes
