@@ -100,43 +100,36 @@ export MATHESAR_TEST_IMAGE_OLDSTABLE=${image_of[bookworm]:-none}
 
 run_entry() {
   local entry=$1 scenario=${1%@*} suite=${1#*@} log rc start took
+  local -a cmd
   log="$logs/$scenario-$suite.log"
   start=$(date +%s)
   if [ "$scenario" = unit ]; then
     echo "=== unit and preflight tests (lane $(lane_of unit), log: $log)"
-    if [ "$jobs" -le 1 ]; then make --no-print-directory unit 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
-    else make --no-print-directory unit > "$log" 2>&1; rc=$?; fi
-    took=$(( $(date +%s) - start ))
-    if [ "$rc" -eq 0 ]; then
-      echo "passed unit (${took}s)" | tee -a "$results"
-      [ "$jobs" -gt 1 ] && grep -E '^[0-9]+ passed|^SKIPPED|^=+ .*(passed|failed)' "$log" | sed 's/^/  unit: /'
-    else
-      echo "FAILED unit (${took}s, log: $log)" | tee -a "$results"
-      [ "$jobs" -gt 1 ] && { echo "--- $log"; tail -n 60 "$log"; echo "---"; }
+    cmd=(make --no-print-directory unit)
+  else
+    echo "=== $scenario on Debian $suite (lane $(lane_of "$scenario"), log: $log)"
+    if [ "${image_of[$suite]}" = none ]; then
+      echo "FAILED $entry: base image" >> "$results"; return
     fi
-    return
-  fi
-  echo "=== $scenario on Debian $suite (lane $(lane_of "$scenario"), log: $log)"
-  if [ "${image_of[$suite]}" = none ]; then
-    echo "FAILED $entry: base image" >> "$results"; return
+    cmd=(env "MATHESAR_TEST_IMAGE=${image_of[$suite]}" "MATHESAR_TEST_SUITE=$suite"
+         molecule test -s "$scenario" --destroy always)
   fi
   if [ "$jobs" -le 1 ]; then
-    MATHESAR_TEST_IMAGE=${image_of[$suite]} MATHESAR_TEST_SUITE=$suite \
-      molecule test -s "$scenario" --destroy always 2>&1 | tee "$log"
+    "${cmd[@]}" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
   else
-    MATHESAR_TEST_IMAGE=${image_of[$suite]} MATHESAR_TEST_SUITE=$suite \
-      molecule test -s "$scenario" --destroy always > "$log" 2>&1
+    "${cmd[@]}" > "$log" 2>&1
     rc=$?
   fi
-  # No secret of the test vault may appear in any output of the run.
-  if [ "$rc" -eq 0 ] && ! python3 tests/testbed/check-no-secrets.py "$log"; then rc=1; fi
+  # No secret of the test vault may appear in any output of a scenario's run (the unit tests have no vault).
+  if [ "$rc" -eq 0 ] && [ "$scenario" != unit ] && ! python3 tests/testbed/check-no-secrets.py "$log"; then rc=1; fi
   took=$(( $(date +%s) - start ))
   if [ "$rc" -eq 0 ]; then
     echo "passed $entry (${took}s)" | tee -a "$results"
-    # In lanes the log is not on the console: show the verify summary and each reason for a skip, with its count.
+    # In lanes the log is not on the console: show pytest's summary (with `=` borders in a scenario's verify, bare
+    # under `make unit`'s -q) and each reason for a skip, with its count.
     if [ "$jobs" -gt 1 ]; then
-      grep -E '^=+ .*(passed|failed).* in [0-9.]+s' "$log" | sed "s/^/  $entry: /"
+      grep -E '^(=+ .*)?[0-9]+ (passed|failed).* in [0-9.]+s' "$log" | sed "s/^/  $entry: /"
       grep -E '^SKIPPED \[' "$log" | sed -E 's/^SKIPPED \[([0-9]+)\] [^ ]+: /\1 /' \
         | awk '{n=$1; $1=""; c[$0]+=n} END {for (r in c) printf "  %s: %d skipped:%s\n", e, c[r], r}' e="$entry"
     fi
