@@ -10,13 +10,16 @@
 # (the playbook's slowest tasks from profile_tasks, the floor's steps) and a table: side, seconds, ratio to the floor.
 # A benchmark, not a test: record its output in docs/benchmarks.md.
 #   tests/benchmarks/converge-floor.sh [trixie|bookworm]
-# Both sides reach their container the same way, through `docker exec` (the playbook with community.docker.docker,
+# Both sides reach their container the same way, through `docker exec` (the playbook with the connection `docker`,
 # the floor script with one `docker exec`), and both start with a cold pip cache (new containers, nothing shared).
 # PAIR=parallel (the default) runs the two sides of a comparison at the same time, so that both see the machine of
 # the same minutes (its speed varies by up to 2x within the hour here). Each side then has about one of the two
 # cores; the side that finishes first leaves the machine to the other, which favours the slower side (the playbook),
 # so the ratio is if anything understated. PAIR=alternate runs them one after the other (playbook first for "off",
 # floor first for "on"): no sharing, but exposed to the machine's drift between the runs.
+# FLOOR_INSTALLER=pip makes the floor build the release venv with pip instead of uv (the playbook's default).
+# STRATEGY=mitogen runs the playbook under Mitogen's strategy (README, "Faster runs with Mitogen"); all four containers
+# then get python3-apt first, which a host needs under Mitogen (the floor's containers too, so both sides start alike).
 # REVISION=<git revision> runs that revision's playbook (from a detached worktree, removed on exit) instead of the
 # working tree's: a fixed revision while the working tree is being edited.
 # Containers are named mdt-bench-floor-<pid>-... and removed on exit; KEEP=1 leaves them running.
@@ -46,6 +49,7 @@ if [ -n "${REVISION:-}" ]; then
 fi
 . tests/benchmarks/common.sh
 bench_prepare "$suite"
+bench_strategy
 
 bench_start_systemd "--cap-add NET_ADMIN" "${containers[@]}"
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$checkout/molecule/resources/test-vault-password"
@@ -54,10 +58,13 @@ export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
 # the admin's key, which the hardening role's preflight insists on).
 {
   printf -- '---\nmathesar_app:\n  hosts:\n'
-  for c in "${containers[@]}"; do printf '    %s:\n      ansible_connection: community.docker.docker\n' "$c"; done
+  for c in "${containers[@]}"; do printf '    %s:\n      ansible_connection: docker\n' "$c"; done
 } > "$work/prepare-hosts.yml"
 (cd "$checkout" && MOLECULE_EPHEMERAL_DIRECTORY="$work" ansible-playbook -i "$work/prepare-hosts.yml" \
   molecule/resources/prepare.yml) > "$logs/prepare.log" 2>&1 || { tail -30 "$logs/prepare.log"; echo "prepare failed (log: $logs/prepare.log)"; exit 1; }
+if [ "${STRATEGY:-linear}" = mitogen ]; then
+  for c in "${containers[@]}"; do docker exec -e DEBIAN_FRONTEND=noninteractive "$c" sh -c 'apt-get update -qq && apt-get install -y -qq python3-apt >/dev/null'; done
+fi
 # Each install must fetch Debian's package lists itself, as on a fresh VPS: forget the ones prepare fetched.
 for c in "${containers[@]}"; do
   docker exec "$c" sh -c 'rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp &&
@@ -67,7 +74,7 @@ done
 for side in off on; do
   mkdir -p "$work/pb-$side/group_vars"
   ln -s "$checkout/inventories/example/group_vars/all" "$work/pb-$side/group_vars/all"
-  printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: community.docker.docker\nmathesar_db:\n  hosts:\n    %s:\n' \
+  printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: docker\nmathesar_db:\n  hosts:\n    %s:\n' \
     "$name-pb-$side" "$name-pb-$side" > "$work/pb-$side/hosts.yml"
 done
 
@@ -79,7 +86,8 @@ playbook() {
   local label=$1 hardening=$2 start
   start=$(now)
   # From the checkout's folder: its ansible.cfg makes that checkout the collection mathesar.deploy.
-  if ! (cd "$checkout" && MATHESAR_TEST_HARDENING=$hardening ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
+  if ! (cd "$checkout" && { [ "${STRATEGY:-linear}" = linear ] || export "${mitogen_env[@]}"; } &&
+    MATHESAR_TEST_HARDENING=$hardening ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
     PROFILE_TASKS_TASK_OUTPUT_LIMIT=10 ansible-playbook -i "$work/pb-$hardening/hosts.yml" \
     molecule/same_host/converge.yml) > "$logs/$label.log" 2>&1; then
     echo "$label: FAILED (log: $logs/$label.log)"; return 1
@@ -93,7 +101,7 @@ floor() {
   start=$(now)
   if ! { docker cp -q "$archive" "$c:/root/mathesar.tar.gz" &&
     docker cp -q tests/benchmarks/floor-install.sh "$c:/root/floor-install.sh" &&
-    docker exec "$c" bash /root/floor-install.sh /root/mathesar.tar.gz "$version" "$hardening"; } \
+    docker exec -e "FLOOR_INSTALLER=${FLOOR_INSTALLER:-uv}" "$c" bash /root/floor-install.sh /root/mathesar.tar.gz "$version" "$hardening"; } \
     > "$logs/$label.log" 2>&1; then
     echo "$label: FAILED (log: $logs/$label.log)"; return 1
   fi
@@ -130,7 +138,7 @@ report() {  # report LABEL: its seconds and where they went
 
 echo "same-host playbook ($(git -C "$checkout" rev-parse --short HEAD)$( [ "$checkout" != "$repo" ] || git diff --quiet HEAD \
   || echo ' with uncommitted changes')) against the floor script, Debian $suite, release $version, connection docker exec," \
-  "pairs $pair, cold pip cache, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  "strategy ${STRATEGY:-linear}, pairs $pair, cold pip cache, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
 status=0
 compare off || status=1
 compare on || status=1

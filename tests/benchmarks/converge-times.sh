@@ -28,6 +28,7 @@ mkdir -p "$logs"
 trap '[ -n "${KEEP:-}" ] || docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 . tests/benchmarks/common.sh
 bench_prepare "$suite"
+bench_strategy
 
 docker run -d --name "$name" --hostname mathesar-vps --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
   --security-opt apparmor=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run \
@@ -35,7 +36,7 @@ docker run -d --name "$name" --hostname mathesar-vps --cap-add SYS_ADMIN --cap-a
 mkdir -p "$work/inventory/group_vars"
 ln -s "$repo/inventories/example/group_vars/all" "$work/inventory/group_vars/all"
 # The same-host layout: the host in both groups.
-printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: community.docker.docker\nmathesar_db:\n  hosts:\n    %s:\n' \
+printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: docker\nmathesar_db:\n  hosts:\n    %s:\n' \
   "$name" "$name" > "$work/inventory/hosts.yml"
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$repo/molecule/resources/test-vault-password"
 export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
@@ -83,11 +84,6 @@ medians() {
           printf "%s: median %.1f s of %d runs (min %.1f, max %.1f)\n", s, m, NR, t[1], t[NR]}'
   done
 }
-mitogen_plugins=$(.venv/bin/python -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))' \
-  2>/dev/null)/plugins/strategy
-# Mitogen runs ssh itself and enforces host key checking unless told not to (it refused a new container's key despite
-# the inventory's ansible_ssh_common_args): the same trust as the default strategy gets here.
-mitogen_env=(ANSIBLE_STRATEGY_PLUGINS="$mitogen_plugins" ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_HOST_KEY_CHECKING=False)
 [ "${STRATEGY:-linear}" = mitogen ] && export "${mitogen_env[@]}"
 echo "same_host on Debian $suite, release $version, connection ${CONNECTION:-ssh}, $(nproc) cores"
 run fresh-converge
@@ -108,7 +104,7 @@ if [ -n "${COMPARE:-}" ]; then
   medians "$logs/ab.txt" A B
 fi
 if [ -n "${MITOGEN:-}" ]; then
-  echo "A/B no-op re-runs on this container: linear (Ansible's default) and mitogen_linear ($mitogen_plugins)"
+  echo "A/B no-op re-runs on this container: linear (Ansible's default) and mitogen_linear (${mitogen_env[0]#*=})"
   for i in $(seq 1 "${COMPARE_RUNS:-4}"); do
     (unset ANSIBLE_STRATEGY ANSIBLE_STRATEGY_PLUGINS; run "noop-linear$i") > "$logs/run.txt"
     head -1 "$logs/run.txt" | tee -a "$logs/strategies.txt"

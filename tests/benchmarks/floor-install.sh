@@ -3,18 +3,25 @@
 # idempotence and no rollback, as someone would type it once. converge-floor.sh runs it inside a fresh container
 # (as root, through `docker exec`) and times it against the playbook. A benchmark helper, not an installer.
 #   floor-install.sh ARCHIVE VERSION [off|on]
+#   floor-install.sh --packages off|on     (prints the apt transaction's package list for this host and stops)
 # ARCHIVE: a Mathesar release archive inside the container (the stand-in in the benchmark); VERSION: its version.
 # on: also the hardening role's packages and its AIDE database (the role's AIDE settings, the role's command).
 # What it does, in the playbook's order: one apt transaction (the packages site.yml installs for a host in both
 # groups: PostgreSQL, pgBackRest, Mathesar's system needs, Caddy, and with "on" the hardening role's), PostgreSQL's
 # settings drop-in and WAL archiving to pgBackRest, one restart, Mathesar's role and database, the stanza, a check
-# and the first full backup, the release unpacked with its own venv and requirements, the env file and local.py,
-# migrate + collectstatic, the gunicorn unit, the first admin, a Caddyfile with `tls internal` serving /static/
-# itself, and the login page answering through Caddy. Prints each step's seconds on stderr as "floor-step NAME S".
+# and the first full backup, the release unpacked with its own venv and requirements (uv, as the playbook), the env
+# file and local.py, migrate + collectstatic, the gunicorn unit, the first admin, a Caddyfile with `tls internal`
+# serving /static/ itself, and the login page answering through Caddy. Prints each step's seconds on stderr as "floor-step NAME S".
 set -euo pipefail
-archive=$1
-version=$2
-hardening=${3:-off}
+if [ "$1" = --packages ]; then
+  archive=
+  version=
+  hardening=$2
+else
+  archive=$1
+  version=$2
+  hardening=${3:-off}
+fi
 export DEBIAN_FRONTEND=noninteractive
 domain=mathesar.test
 root=/opt/mathesar
@@ -51,6 +58,7 @@ if [ "$hardening" = on ]; then
   packages+=(openssh-server nftables fail2ban python3-systemd unattended-upgrades needrestart
              libpam-pwquality cracklib-runtime libpam-tmpdir aide aide-common debsums cron)
 fi
+[ -n "$archive" ] || { echo "${packages[*]}"; exit 0; }
 apt-get update -qq
 apt-get install -y -qq "${packages[@]}" >/dev/null
 step apt
@@ -106,10 +114,24 @@ install -d -m 0700 "$root/archives"
 cp "$archive" "$root/archives/mathesar-$version.tar.gz"
 tar -xzf "$archive" -C "$release" --no-same-owner
 step unpack
-python3 -m venv "$release/.venv"
-step venv
-"$release/.venv/bin/pip" install -q -r "$release/requirements.txt"
-step pip
+# As the playbook does by default (mathesar_app_python_installer uv): uv in a venv of its own, then the release venv
+# and the requirements with bytecode compiled; FLOOR_INSTALLER=pip uses pip in the release venv instead.
+if [ "${FLOOR_INSTALLER:-uv}" = uv ]; then
+  python3 -m venv "$root/tools/uv"
+  "$root/tools/uv/bin/pip" install -q "uv==${FLOOR_UV_VERSION:-0.13.9}"
+  step uv
+  (cd / && UV_SYSTEM_CERTS=true UV_PYTHON_DOWNLOADS=never "$root/tools/uv/bin/uv" venv --quiet --no-project \
+    --python /usr/bin/python3 "$release/.venv")
+  step venv
+  (cd / && UV_SYSTEM_CERTS=true UV_PYTHON_DOWNLOADS=never "$root/tools/uv/bin/uv" pip install --quiet \
+    --compile-bytecode --python "$release/.venv/bin/python" -r "$release/requirements.txt")
+  step pip
+else
+  python3 -m venv "$release/.venv"
+  step venv
+  "$release/.venv/bin/pip" install -q -r "$release/requirements.txt"
+  step pip
+fi
 
 # --- Configuration, migrate + collectstatic, service ----------------------------------------------------------
 cat > "$config/mathesar.env" <<EOF
