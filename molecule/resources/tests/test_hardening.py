@@ -129,7 +129,13 @@ def test_unattended_upgrades_take_security_updates_only(host):
 def test_core_dumps_are_off_for_login_sessions(host):
     # A login session (PAM, limits.d) gets a hard core limit of 0.
     assert host.run("runuser -l root -c 'ulimit -Hc'").stdout.strip() == "0"
-    assert "fs.suid_dumpable = 0" in host.file("/etc/sysctl.d/90-mathesar-deploy.conf").content_string
+    sysctl = host.file("/etc/sysctl.d/99-zz-mathesar-deploy.conf").content_string
+    assert "fs.suid_dumpable = 0" in sysctl and "fs.protected_fifos = 2" in sysctl, sysctl
+    # After every file of systemd-sysctl's folders (it applies them in name order, the last value winning), so no
+    # vendor file undoes a setting; the name of earlier versions is gone.
+    names = host.check_output("ls /etc/sysctl.d /usr/lib/sysctl.d /run/sysctl.d 2>/dev/null | grep '\\.conf$' || true")
+    assert sorted(names.split())[-1] == "99-zz-mathesar-deploy.conf", names
+    assert not host.file("/etc/sysctl.d/90-mathesar-deploy.conf").exists
     assert "Storage=none" in host.file("/etc/systemd/coredump.conf.d/90-mathesar-deploy.conf").content_string
 
 
