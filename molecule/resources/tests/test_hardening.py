@@ -289,3 +289,17 @@ def test_moduli_holds_no_prime_under_3072_bits(host):
     # The size field is the prime's length in bits minus one.
     sizes = host.check_output("awk '!/^#/ && NF >= 7 {print $5}' /etc/ssh/moduli | sort -un").split()
     assert sizes and min(int(size) for size in sizes) >= 3071, sizes
+
+
+def test_mail_has_a_transport_that_listens_on_loopback_only(host):
+    """Reports by mail (cron's output, debsums, AIDE, unattended-upgrades) have a transport: Postfix, whose smtpd
+    listens on loopback only. Where they go (a smarthost, or root's mailbox) is layouts/hardening_mail/'s part."""
+    assert host.file("/usr/sbin/sendmail").exists
+    assert host.service("postfix").is_running and host.service("postfix").is_enabled
+    # SMTP's port, on any address (ss cannot name the process in a container without CAP_SYS_PTRACE).
+    listed = host.run("ss -H -ltn")
+    assert listed.rc == 0, listed.stderr
+    listeners = {line.split()[3] for line in listed.stdout.splitlines() if line.split()[3].endswith(":25")}
+    assert listeners and listeners <= {"127.0.0.1:25", "[::1]:25"}, listeners
+    assert host.run("postconf -h inet_interfaces").stdout.strip() == "loopback-only"
+    assert 'Unattended-Upgrade::Mail "root";' in host.run("apt-config dump Unattended-Upgrade::Mail").stdout
