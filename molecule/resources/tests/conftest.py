@@ -54,9 +54,10 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: _layout_of(item) in RUN_LAST)
 
 
-def _load_vault():
+def _load_vault(name="test-vault.yml"):
+    """A test vault of molecule/resources/vars/, decrypted."""
     secret = VaultSecret((RESOURCES / "test-vault-password").read_bytes().strip())
-    plain = VaultLib([("default", secret)]).decrypt((RESOURCES / "vars" / "test-vault.yml").read_bytes())
+    plain = VaultLib([("default", secret)]).decrypt((RESOURCES / "vars" / name).read_bytes())
     return yaml.safe_load(plain)
 
 
@@ -141,6 +142,13 @@ def name_in_group(group):
     names = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group)
     assert len(names) == 1, (group, names)
     return names[0]
+
+
+def smtp_listeners(host):
+    """The local addresses that listen on SMTP's port (ss cannot name the process in a container)."""
+    listed = host.run("ss -H -ltn")
+    assert listed.rc == 0, listed.stderr
+    return {line.split()[3] for line in listed.stdout.splitlines() if line.split()[3].endswith(":25")}
 
 
 def host_in_group(group):

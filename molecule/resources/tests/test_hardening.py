@@ -5,6 +5,7 @@ import os
 import re
 
 import pytest
+from conftest import smtp_listeners
 
 # The hosts site.yml hardens, and external_db's bare host (the hardening role alone); groups a layout does not
 # have match nothing.
@@ -296,10 +297,7 @@ def test_mail_has_a_transport_that_listens_on_loopback_only(host):
     listens on loopback only. Where they go (a smarthost, or root's mailbox) is layouts/hardening_mail/'s part."""
     assert host.file("/usr/sbin/sendmail").exists
     assert host.service("postfix").is_running and host.service("postfix").is_enabled
-    # SMTP's port, on any address (ss cannot name the process in a container without CAP_SYS_PTRACE).
-    listed = host.run("ss -H -ltn")
-    assert listed.rc == 0, listed.stderr
-    listeners = {line.split()[3] for line in listed.stdout.splitlines() if line.split()[3].endswith(":25")}
+    listeners = smtp_listeners(host)
     assert listeners and listeners <= {"127.0.0.1:25", "[::1]:25"}, listeners
     assert host.run("postconf -h inet_interfaces").stdout.strip() == "loopback-only"
     assert 'Unattended-Upgrade::Mail "root";' in host.run("apt-config dump Unattended-Upgrade::Mail").stdout

@@ -12,8 +12,7 @@ import uuid
 
 import pytest
 import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
-from conftest import host_in_group
+from conftest import _load_vault, host_in_group, smtp_listeners
 
 testinfra_hosts = ["mathesar_app"]
 
@@ -31,9 +30,7 @@ def outsider():
 
 
 def _relay_password():
-    secret = VaultSecret((RESOURCES / "test-vault-password").read_bytes().strip())
-    plain = VaultLib([("default", secret)]).decrypt((RESOURCES / "vars" / "test-vault-mail.yml").read_bytes())
-    return yaml.safe_load(plain)["vault_test_mail_relay_password"]
+    return _load_vault("test-vault-mail.yml")["vault_test_mail_relay_password"]
 
 
 def _marker(kind):
@@ -58,13 +55,6 @@ def _queue(host):
     listed = host.run("postqueue -j")
     assert listed.rc == 0, listed.stderr
     return [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
-
-
-def _smtp_listeners(host):
-    """The local addresses that listen on SMTP's port (ss cannot name the process in a container)."""
-    listed = host.run("ss -H -ltn")
-    assert listed.rc == 0, listed.stderr
-    return {line.split()[3] for line in listed.stdout.splitlines() if line.split()[3].endswith(":25")}
 
 
 def test_the_smarthost_login_is_root_only(host):
@@ -134,7 +124,7 @@ def test_a_mail_waits_in_the_queue_while_the_smarthost_is_down(host, outsider):
 
 def test_without_a_smarthost_postfix_listens_on_loopback_only(outsider):
     assert outsider.run("postconf -h relayhost").stdout.strip() == ""
-    listeners = _smtp_listeners(outsider)
+    listeners = smtp_listeners(outsider)
     assert listeners and listeners <= {"127.0.0.1:25", "[::1]:25"}, listeners
 
 
