@@ -47,3 +47,14 @@ bench_strategy() {
   # despite the inventory's ansible_ssh_common_args): the same trust as the default strategy gets here.
   mitogen_env=(ANSIBLE_STRATEGY_PLUGINS="$plugins" ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_HOST_KEY_CHECKING=False)
 }
+
+# The same-host layout's inventory in DIR for the container NAME (the host in both groups, reached through
+# `docker exec`), with the example inventory's group_vars from CHECKOUT (default: this checkout).
+#   bench_same_host_inventory DIR NAME [CHECKOUT]
+bench_same_host_inventory() {
+  local dir=$1 host=$2 checkout=${3:-$(pwd)}
+  mkdir -p "$dir/group_vars"
+  ln -s "$checkout/inventories/example/group_vars/all" "$dir/group_vars/all"
+  printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: docker\nmathesar_db:\n  hosts:\n    %s:\n' \
+    "$host" "$host" > "$dir/hosts.yml"
+}

@@ -72,10 +72,7 @@ for c in "${containers[@]}"; do
 done
 # One inventory per playbook container: the same-host layout (the host in both groups).
 for side in off on; do
-  mkdir -p "$work/pb-$side/group_vars"
-  ln -s "$checkout/inventories/example/group_vars/all" "$work/pb-$side/group_vars/all"
-  printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: docker\nmathesar_db:\n  hosts:\n    %s:\n' \
-    "$name-pb-$side" "$name-pb-$side" > "$work/pb-$side/hosts.yml"
+  bench_same_host_inventory "$work/pb-$side" "$name-pb-$side" "$checkout"
 done
 
 now() { date +%s.%N; }

@@ -33,11 +33,7 @@ bench_strategy
 docker run -d --name "$name" --hostname mathesar-vps --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
   --security-opt apparmor=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run \
   --tmpfs /run/lock --stop-signal SIGRTMIN+3 "$image" /lib/systemd/systemd >/dev/null
-mkdir -p "$work/inventory/group_vars"
-ln -s "$repo/inventories/example/group_vars/all" "$work/inventory/group_vars/all"
-# The same-host layout: the host in both groups.
-printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: docker\nmathesar_db:\n  hosts:\n    %s:\n' \
-  "$name" "$name" > "$work/inventory/hosts.yml"
+bench_same_host_inventory "$work/inventory" "$name"
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$repo/molecule/resources/test-vault-password"
 export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
 # prepare.yml makes the admin's SSH key in the run's folder (as Molecule's ephemeral folder in the scenarios).

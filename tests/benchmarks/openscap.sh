@@ -57,11 +57,7 @@ if [ "$suite" = trixie ]; then
 fi
 
 bench_start_systemd "--cap-add NET_ADMIN" "$name"
-mkdir -p "$work/inventory/group_vars"
-ln -s "$repo/inventories/example/group_vars/all" "$work/inventory/group_vars/all"
-# The same-host layout: the host in both groups.
-printf -- '---\nmathesar_app:\n  hosts:\n    %s:\n      ansible_connection: community.docker.docker\nmathesar_db:\n  hosts:\n    %s:\n' \
-  "$name" "$name" > "$work/inventory/hosts.yml"
+bench_same_host_inventory "$work/inventory" "$name"
 export PATH="$repo/.venv/bin:$PATH" ANSIBLE_VAULT_PASSWORD_FILE="$repo/molecule/resources/test-vault-password"
 export MATHESAR_TEST_ARCHIVE=$archive MATHESAR_TEST_VERSION=$version
 MOLECULE_EPHEMERAL_DIRECTORY="$work" ansible-playbook -i "$work/inventory/hosts.yml" molecule/resources/prepare.yml \
