@@ -22,10 +22,12 @@ trap cleanup EXIT
 . tests/benchmarks/common.sh
 bench_prepare "$suite"
 
-# The concerns' packages, in roles/hardening/defaults/main.yml's order (hardening_packages).
-groups=("openssh-server" "nftables" "fail2ban python3-systemd" "unattended-upgrades needrestart"
-        "libpam-pwquality cracklib-runtime libpam-tmpdir" "aide aide-common" "debsums cron" "sudo"
-        "postfix bsd-mailx")
+# The concerns' packages, read from hardening_packages in roles/hardening/defaults/main.yml: one group per
+# `(['a', 'b'] if hardening_<concern>_enabled else [])` line, in its order (the lists that also depend on another
+# setting, such as the SMTP login's SASL modules, are left out).
+mapfile -t groups < <(sed -nE "s/^ *(\{\{ |\+ )\(\[([^]]*)\] if hardening_[a-z0-9_]+_enabled else \[\]\).*/\2/p" \
+  roles/hardening/defaults/main.yml | tr -d "',")
+[ "${#groups[@]}" -gt 0 ] || { echo "hardening-packages: no list in roles/hardening/defaults/main.yml" >&2; exit 1; }
 
 now() { date +%s.%N; }
 seconds() { python3 -c "print(f'{$2 - $1:.1f}')"; }
