@@ -1,0 +1,86 @@
+"""docs/hardening.md as a companion: a step's by-hand commands, run as written on the outsider (a plain container of
+the same Debian release; the role runs only its mail concern there), leave the files that the role leaves on the
+hardened host: the same lines (comments aside: the role's files open with one that names it), owner, group and
+mode. apt-get's question is answered yes; nothing else is added to the commands."""
+
+import re
+import shlex
+
+import pytest
+import yaml
+from conftest import REPO, host_in_group
+
+testinfra_hosts = ["mathesar_app"]
+
+DOC = (REPO / "docs" / "hardening.md").read_text()
+DEFAULTS = yaml.safe_load((REPO / "roles" / "hardening" / "defaults" / "main.yml").read_text())
+
+# The files each step's by-hand commands write, as the role names them.
+STEPS = {
+    "6": ["/etc/security/limits.d/90-mathesar-deploy.conf", "/etc/systemd/coredump.conf.d/90-mathesar-deploy.conf",
+          "/etc/profile.d/mathesar-deploy-core.sh", "/etc/profile.d/mathesar-deploy-tmout.sh"],
+    "6b": ["/etc/systemd/journald.conf.d/90-mathesar-deploy.conf"],
+    "6c": ["/etc/cron.allow", "/etc/at.allow", "/etc/crontab", "/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily",
+           "/etc/cron.weekly", "/etc/cron.monthly"],
+}
+# What the role removes in a step: gone on both hosts.
+REMOVED = {"6c": ["/etc/cron.deny", "/etc/at.deny"]}
+# The packages a step's commands install, as hardening_packages does.
+PACKAGES = {"6": ["libpam-pwquality", "cracklib-runtime", "libpam-tmpdir"], "6c": ["cron"]}
+
+
+@pytest.fixture(scope="module")
+def outsider():
+    return host_in_group("outsider")
+
+
+def by_hand(step):
+    """The commands of a step's first indented block after its "**By hand**" line."""
+    section = re.search(rf"^## {re.escape(step)}\. .*?(?=^## )", DOC, re.S | re.M)
+    assert section, f"no step {step} in docs/hardening.md"
+    lines = section.group(0).split("**By hand**", 1)[1].splitlines()[1:]
+    start = next(i for i, line in enumerate(lines) if line.startswith("    "))
+    block = []
+    for line in lines[start:]:
+        if line.strip() and not line.startswith("    "):
+            break
+        block.append(line[4:])
+    return "\n".join(block).strip()
+
+
+def lines_without_comments(host, path):
+    return [line for line in host.file(path).content_string.splitlines() if not line.startswith("#")]
+
+
+def login_defs(host):
+    """Each key's value as shadow's tools read it: the last uncommented line of the key."""
+    values = {}
+    for line in host.file("/etc/login.defs").content_string.splitlines():
+        fields = line.split(None, 1)
+        if len(fields) == 2 and not fields[0].startswith("#"):
+            values[fields[0]] = fields[1].strip()
+    return values
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_the_by_hand_commands_leave_the_roles_files(host, outsider, step):
+    commands = by_hand(step)
+    for path in STEPS[step]:
+        assert path in commands or path.rsplit("/", 1)[0] in commands, f"step {step} does not write {path}"
+    script = "export DEBIAN_FRONTEND=noninteractive\napt-get() { command apt-get -y -q \"$@\"; }\n" + commands
+    run = outsider.run(f"bash -eu -c {shlex.quote(script)}")
+    assert run.rc == 0, f"step {step}'s commands failed:\n{commands}\n{run.stdout[-1500:]}{run.stderr[-1500:]}"
+    for path in STEPS[step]:
+        role, hand = host.file(path), outsider.file(path)
+        assert hand.exists, f"{path}: not written by step {step}'s commands"
+        assert (hand.user, hand.group, oct(hand.mode)) == (role.user, role.group, oct(role.mode)), path
+        if role.is_file:
+            assert lines_without_comments(outsider, path) == lines_without_comments(host, path), path
+    for path in REMOVED.get(step, []):
+        assert not host.file(path).exists and not outsider.file(path).exists, path
+    for name in PACKAGES.get(step, []):
+        assert host.package(name).is_installed and outsider.package(name).is_installed, name
+    if step == "6":
+        wanted = {key: str(value) for key, value in DEFAULTS["hardening_login_defs"].items()}
+        for found in (login_defs(host), login_defs(outsider)):
+            assert {key: found.get(key) for key in wanted} == wanted
