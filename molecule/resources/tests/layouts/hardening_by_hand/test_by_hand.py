@@ -22,6 +22,11 @@ STEPS = {
     "6b": ["/etc/systemd/journald.conf.d/90-mathesar-deploy.conf"],
     "6c": ["/etc/cron.allow", "/etc/at.allow", "/etc/crontab", "/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily",
            "/etc/cron.weekly", "/etc/cron.monthly"],
+    "6d": ["/etc/security/faillock.conf", "/usr/share/pam-configs/mathesar-deploy-faillock",
+           "/usr/share/pam-configs/mathesar-deploy-faillock-authfail"],
+    "6e": ["/etc/pam.d/su"],
+    "6f": [],
+    "7": ["/etc/issue", "/etc/issue.net"],
 }
 # What the role removes in a step: gone on both hosts.
 REMOVED = {"6c": ["/etc/cron.deny", "/etc/at.deny"]}
@@ -46,6 +51,19 @@ def by_hand(step):
             break
         block.append(line[4:])
     return "\n".join(block).strip()
+
+
+def pam_stack(host, name, modules=("pam_faillock", "pam_unix")):
+    """The lines of a PAM file that name these modules, in order (other packages' profiles may add lines around
+    them on the hardened host, which has more installed)."""
+    return [" ".join(line.split()) for line in host.file(f"/etc/pam.d/{name}").content_string.splitlines()
+            if not line.startswith("#") and any(module in line for module in modules)]
+
+
+def system_shells(host):
+    """Each account below UID 1000 with its shell."""
+    accounts = (line.split(":") for line in host.file("/etc/passwd").content_string.splitlines())
+    return {fields[0]: fields[6] for fields in accounts if int(fields[2]) < 1000}
 
 
 def lines_without_comments(host, path):
@@ -84,3 +102,17 @@ def test_the_by_hand_commands_leave_the_roles_files(host, outsider, step):
         wanted = {key: str(value) for key, value in DEFAULTS["hardening_login_defs"].items()}
         for found in (login_defs(host), login_defs(outsider)):
             assert {key: found.get(key) for key in wanted} == wanted
+    if step == "6d":
+        for name in ("common-auth", "common-account"):
+            assert pam_stack(outsider, name) == pam_stack(host, name), name
+        assert any("pam_faillock.so preauth" in line for line in pam_stack(host, "common-auth"))
+    if step == "6e":
+        group = DEFAULTS["hardening_su_group"]
+        for each in (host, outsider):
+            assert each.group(group).exists and int(each.group(group).gid) < 1000 and not each.group(group).members
+    if step == "6f":
+        role, hand = system_shells(host), system_shells(outsider)
+        shared = sorted(set(role) & set(hand))
+        assert len(shared) > 10, shared
+        assert {name: hand[name] for name in shared} == {name: role[name] for name in shared}
+        assert {name for name, shell in hand.items() if not shell.endswith(("nologin", "false"))} <= {"root", "sync"}
