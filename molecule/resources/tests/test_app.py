@@ -214,7 +214,9 @@ def test_a_restart_drops_no_request(host, settings):
     after = host.check_output("systemctl show -p MainPID --value mathesar")
     assert after != before, "gunicorn was not restarted"
     failed = [code for code in codes if code != "200"]
-    assert len(codes) >= 40 and not failed, (len(codes), sorted(set(failed)))
+    # The floor only shows that the clients went on requesting across the restart: 16 is two a client. A quiet run
+    # makes hundreds; three scenarios at once on the 2-core test bed made 34 (all 200).
+    assert len(codes) >= 16 and not failed, (len(codes), sorted(set(failed)))
 
 
 @pytest.mark.parametrize("unit", ["mathesar", "mathesar.socket", "proxy"])
