@@ -270,6 +270,13 @@ def test_system_accounts_have_no_login_shell_and_no_usable_password(host):
         assert host.check_output("runuser -u postgres -- psql -XAtc 'SELECT 1'") == "1"
 
 
+@pytest.mark.parametrize("path", ["/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/00-mathesar-deploy.conf",
+                                  "/etc/ssh/sshd_config.d/01-mathesar-deploy-hostkeys.conf"])
+def test_sshd_configuration_is_roots_alone(host, path):
+    config = host.file(path)
+    assert config.mode == 0o600 and config.user == "root" and config.group == "root", (path, oct(config.mode))
+
+
 def test_sshd_offers_only_ed25519_and_strong_rsa_host_keys(host):
     shown = host.run("sshd -T -C user=root,host=localhost,addr=127.0.0.1")
     assert shown.rc == 0, shown.stderr
