@@ -24,7 +24,7 @@ bench_prepare "$suite"
 
 # The concerns' packages, in roles/hardening/defaults/main.yml's order (hardening_packages).
 groups=("openssh-server" "nftables" "fail2ban python3-systemd" "unattended-upgrades needrestart"
-        "libpam-pwquality cracklib-runtime libpam-tmpdir" "aide aide-common" "debsums cron" "sudo"
+        "libpam-pwquality cracklib-runtime libpam-tmpdir" "aide aide-common" "debsums cron" "sudo logrotate"
         "postfix bsd-mailx")
 
 now() { date +%s.%N; }

@@ -160,13 +160,40 @@ def test_legal_banner(host, path):
 def test_sudo_runs_commands_in_a_pty_and_logs_them(host):
     policy = host.file("/etc/sudoers.d/zz-mathesar-deploy")
     assert policy.mode == 0o440 and policy.user == "root", (oct(policy.mode), policy.user)
+    assert "Defaults ignore_dot" in policy.content_string.splitlines()
+    folder = host.file("/etc/sudoers.d")
+    assert folder.mode == 0o750 and folder.user == "root" and folder.group == "root", oct(folder.mode)
     assert host.run("visudo -c").rc == 0
+    # The Defaults sudo really applies, as parsed from every file.
     defaults = host.check_output("sudo -l -U root")
-    assert "use_pty" in defaults and "logfile=/var/log/sudo.log" in defaults, defaults
+    assert "use_pty" in defaults and "logfile=/var/log/sudo.log" in defaults and "ignore_dot" in defaults, defaults
     # A command through sudo leaves a line in the log file (besides the journal).
     marker = "mathesar-deploy-sudo-check"
     assert host.run(f"sudo -u nobody /bin/true {marker}").rc == 0
     assert marker in host.file("/var/log/sudo.log").content_string
+
+
+def test_sudo_log_is_rotated(host):
+    assert host.package("logrotate").is_installed
+    assert host.service("logrotate.timer").is_enabled
+    rule = host.file("/etc/logrotate.d/mathesar-deploy-sudo")
+    assert rule.mode == 0o644 and rule.user == "root", oct(rule.mode)
+    # logrotate accepts the rule as installed, and reads the sudo log's block from it.
+    dry = host.run("logrotate -d /etc/logrotate.d/mathesar-deploy-sudo")
+    assert dry.rc == 0 and "/var/log/sudo.log" in dry.stdout + dry.stderr, dry.stdout + dry.stderr
+    # A forced rotation of a copy of the rule, aimed at a test file with a state file of its own: the real log and
+    # logrotate's state stay untouched.
+    work = host.check_output("mktemp -d /root/logrotate-check.XXXXXX")
+    try:
+        log = f"{work}/sudo.log"
+        host.check_output(f"sed 's|/var/log/sudo.log|{log}|' {rule.path} > {work}/rule && echo line > {log}")
+        rotated = host.run(f"logrotate -f -s {work}/state {work}/rule")
+        assert rotated.rc == 0, rotated.stdout + rotated.stderr
+        assert host.file(f"{log}.1").content_string == "line\n"
+        fresh = host.file(log)
+        assert fresh.exists and fresh.size == 0 and fresh.mode == 0o600 and fresh.user == "root", oct(fresh.mode)
+    finally:
+        host.run(f"rm -rf {work}")
 
 
 def test_journal_is_kept_on_disk(host):
