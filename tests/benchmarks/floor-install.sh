@@ -56,7 +56,7 @@ packages=("postgresql-$pg" python3-psycopg2 acl pgbackrest
 if [ "$hardening" = on ]; then
   # roles/hardening/defaults/main.yml, hardening_packages with every concern on (the default).
   packages+=(openssh-server nftables fail2ban python3-systemd unattended-upgrades needrestart
-             libpam-pwquality cracklib-runtime libpam-tmpdir aide aide-common debsums cron postfix bsd-mailx)
+             libpam-pwquality cracklib-runtime libpam-tmpdir aide aide-common debsums cron logrotate postfix bsd-mailx)
 fi
 [ -n "$archive" ] || { echo "${packages[*]}"; exit 0; }
 apt-get update -qq
