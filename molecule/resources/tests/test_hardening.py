@@ -5,11 +5,15 @@ import os
 import re
 
 import pytest
-from conftest import smtp_listeners
+import yaml
+from conftest import REPO, smtp_listeners
 
 # The hosts site.yml hardens, and external_db's bare host (the hardening role alone); groups a layout does not
 # have match nothing.
 testinfra_hosts = ["mathesar_app", "mathesar_db", "mathesar_backup", "bare_host"]
+
+
+DEFAULTS = yaml.safe_load((REPO / "roles" / "hardening" / "defaults" / "main.yml").read_text())
 
 
 def _groups(host):
@@ -352,3 +356,24 @@ def test_mail_has_a_transport_that_listens_on_loopback_only(host):
     assert listeners and listeners <= {"127.0.0.1:25", "[::1]:25"}, listeners
     assert host.run("postconf -h inet_interfaces").stdout.strip() == "loopback-only"
     assert 'Unattended-Upgrade::Mail "root";' in host.run("apt-config dump Unattended-Upgrade::Mail").stdout
+
+
+def test_set_id_bits_are_gone_where_a_server_does_not_need_them(host):
+    """The role's default lists: the programs of hardening_suid_sgid_removed keep their owner and mode but lose the
+    set-id bits, through dpkg-statoverride; every set-id program left is one that hardening_suid_sgid_allowed lists
+    (so the run's audit names none on these hosts)."""
+    overrides = {line.split()[-1]: line.split()[:3] for line in host.check_output("dpkg-statoverride --list")
+                 .splitlines()}
+    checked = 0
+    for path in DEFAULTS["hardening_suid_sgid_removed"]:
+        program = host.file(path)
+        if not program.exists:
+            continue
+        checked += 1
+        assert program.mode & 0o6000 == 0, f"{path} is still set-id: {oct(program.mode)}"
+        assert overrides.get(path) == [program.user, program.group, f"{program.mode:o}"], (path, overrides.get(path))
+    assert checked >= 5, "fewer of the default list's programs than Debian installs were found"
+    found = set(host.check_output("find / -xdev -type f -perm /6000").split())
+    assert {"/usr/bin/sudo", "/usr/bin/passwd"} <= found, found
+    allowed = set(DEFAULTS["hardening_suid_sgid_allowed"])
+    assert found <= allowed, sorted(found - allowed)

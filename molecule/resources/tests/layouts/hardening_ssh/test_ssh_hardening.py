@@ -1,5 +1,5 @@
 """The hardening scenario's checks over real SSH: key logins only, fail2ban, the lockout-safe preflight, the port
-scan of the same-host layout, and Lynis before and after."""
+scan of the same-host layout, the set-id audit's report, and Lynis before and after."""
 
 import os
 import pathlib
@@ -217,3 +217,19 @@ def test_lynis_hardening_index(host, capsys):
     else:
         # Lynis 3.1 scores on another scale (see docs/hardening.md): the figure is recorded, and must improve.
         assert after >= before + 10, f"Lynis {version}: {before} -> {after}"
+
+
+def test_the_run_names_a_set_id_program_that_nobody_listed(host):
+    """The set-id audit (hardening_suid_sgid_allowed): a set-uid copy of `true` planted in /usr/local/bin is named
+    in the next run's output, which changes nothing for it."""
+    planted = "/usr/local/bin/mdt-planted-setuid"
+    assert host.run(f"install -m 4755 /usr/bin/true {planted}").rc == 0
+    try:
+        run = run_converge("--tags", "hardening_suid_sgid")
+        text = output(run)
+        assert run.returncode == 0, text[-3000:]
+        assert "set-id programs not in hardening_suid_sgid_allowed" in text and planted in text, text[-3000:]
+        assert all(c == "0" for c, _ in recap(run.stdout)), run.stdout[-2000:]
+        assert host.file(planted).mode == 0o4755
+    finally:
+        host.run(f"rm -f {planted}")
