@@ -22,6 +22,8 @@ from mathesar_client import Client  # noqa: E402
 
 RESOURCES = pathlib.Path(__file__).resolve().parent.parent
 REPO = RESOURCES.parent.parent
+# The hardening role's defaults, for the checks of its default lists.
+HARDENING_DEFAULTS = yaml.safe_load((REPO / "roles" / "hardening" / "defaults" / "main.yml").read_text())
 # The root the site's certificate chains to, as a file on the app host: Caddy's local CA (reverse_proxy_tls_mode
 # internal), or the root that a scenario in another mode puts there (MATHESAR_TEST_SITE_CA): the test PKI's (files)
 # or Pebble's (acme).
@@ -155,6 +157,12 @@ def host_in_group(group):
     """The one test host of an inventory group, for tests that act on several hosts at once."""
     return testinfra.get_host(f"ansible://{name_in_group(group)}",
                               ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+@pytest.fixture(scope="module")
+def outsider():
+    """The scenario's outsider: a plain container on the test network that the layout's hosts must keep out."""
+    return host_in_group("outsider")
 
 
 def psql(host, sql, database="postgres"):

@@ -5,15 +5,11 @@ import os
 import re
 
 import pytest
-import yaml
-from conftest import REPO, smtp_listeners
+from conftest import HARDENING_DEFAULTS, smtp_listeners
 
 # The hosts site.yml hardens, and external_db's bare host (the hardening role alone); groups a layout does not
 # have match nothing.
 testinfra_hosts = ["mathesar_app", "mathesar_db", "mathesar_backup", "bare_host"]
-
-
-DEFAULTS = yaml.safe_load((REPO / "roles" / "hardening" / "defaults" / "main.yml").read_text())
 
 
 def _groups(host):
@@ -365,7 +361,7 @@ def test_set_id_bits_are_gone_where_a_server_does_not_need_them(host):
     overrides = {line.split()[-1]: line.split()[:3] for line in host.check_output("dpkg-statoverride --list")
                  .splitlines()}
     checked = 0
-    for path in DEFAULTS["hardening_suid_sgid_removed"]:
+    for path in HARDENING_DEFAULTS["hardening_suid_sgid_removed"]:
         program = host.file(path)
         if not program.exists:
             continue
@@ -375,5 +371,5 @@ def test_set_id_bits_are_gone_where_a_server_does_not_need_them(host):
     assert checked >= 5, "fewer of the default list's programs than Debian installs were found"
     found = set(host.check_output("find / -xdev -type f -perm /6000").split())
     assert {"/usr/bin/sudo", "/usr/bin/passwd"} <= found, found
-    allowed = set(DEFAULTS["hardening_suid_sgid_allowed"])
+    allowed = set(HARDENING_DEFAULTS["hardening_suid_sgid_allowed"])
     assert found <= allowed, sorted(found - allowed)

@@ -7,13 +7,11 @@ import re
 import shlex
 
 import pytest
-import yaml
-from conftest import REPO, host_in_group
+from conftest import HARDENING_DEFAULTS, REPO
 
 testinfra_hosts = ["mathesar_app"]
 
 DOC = (REPO / "docs" / "hardening.md").read_text()
-DEFAULTS = yaml.safe_load((REPO / "roles" / "hardening" / "defaults" / "main.yml").read_text())
 
 # The files each step's by-hand commands write, as the role names them.
 STEPS = {
@@ -32,11 +30,6 @@ STEPS = {
 REMOVED = {"6c": ["/etc/cron.deny", "/etc/at.deny"]}
 # The packages a step's commands install, as hardening_packages does.
 PACKAGES = {"6": ["libpam-pwquality", "cracklib-runtime", "libpam-tmpdir"], "6c": ["cron"]}
-
-
-@pytest.fixture(scope="module")
-def outsider():
-    return host_in_group("outsider")
 
 
 def by_hand(step):
@@ -99,7 +92,7 @@ def test_the_by_hand_commands_leave_the_roles_files(host, outsider, step):
     for name in PACKAGES.get(step, []):
         assert host.package(name).is_installed and outsider.package(name).is_installed, name
     if step == "6":
-        wanted = {key: str(value) for key, value in DEFAULTS["hardening_login_defs"].items()}
+        wanted = {key: str(value) for key, value in HARDENING_DEFAULTS["hardening_login_defs"].items()}
         for found in (login_defs(host), login_defs(outsider)):
             assert {key: found.get(key) for key in wanted} == wanted
     if step == "6d":
@@ -107,7 +100,7 @@ def test_the_by_hand_commands_leave_the_roles_files(host, outsider, step):
             assert pam_stack(outsider, name) == pam_stack(host, name), name
         assert any("pam_faillock.so preauth" in line for line in pam_stack(host, "common-auth"))
     if step == "6e":
-        group = DEFAULTS["hardening_su_group"]
+        group = HARDENING_DEFAULTS["hardening_su_group"]
         for each in (host, outsider):
             assert each.group(group).exists and int(each.group(group).gid) < 1000 and not each.group(group).members
     if step == "6f":

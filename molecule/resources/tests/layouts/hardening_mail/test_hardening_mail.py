@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 import yaml
-from conftest import _load_vault, host_in_group, smtp_listeners
+from conftest import _load_vault, smtp_listeners
 
 testinfra_hosts = ["mathesar_app"]
 
@@ -22,11 +22,6 @@ SINK_FOLDER = "/var/lib/smtp-sink"
 # The outsider, where the sink runs (molecule/hardening/molecule.yml).
 SINK_ADDRESS = "172.30.98.12"
 SASL_PASSWD = "/etc/postfix/sasl_passwd"
-
-
-@pytest.fixture(scope="module")
-def outsider():
-    return host_in_group("outsider")
 
 
 def _relay_password():

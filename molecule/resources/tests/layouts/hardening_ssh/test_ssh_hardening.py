@@ -9,7 +9,7 @@ import time
 
 import ansible_mitogen
 import pytest
-from conftest import host_in_group, open_tcp_ports, output, probe_listener, recap, run_converge, tcp_connects
+from conftest import open_tcp_ports, output, probe_listener, recap, run_converge, tcp_connects
 
 testinfra_hosts = ["mathesar_app"]
 
@@ -23,11 +23,6 @@ KEY = EPHEMERAL / "admin_ed25519"
 DROPIN = "/etc/ssh/sshd_config.d/00-mathesar-deploy.conf"
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "StrictHostKeyChecking=no",
             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
-
-
-@pytest.fixture(scope="module")
-def outsider():
-    return host_in_group("outsider")
 
 
 def ssh_from_controller(*args, user="root", key=True, extra=()):

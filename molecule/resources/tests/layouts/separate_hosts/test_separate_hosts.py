@@ -25,11 +25,6 @@ def app():
     return host_in_group("mathesar_app")
 
 
-@pytest.fixture(scope="module")
-def outsider():
-    return host_in_group("outsider")
-
-
 def _app_answers(app, settings):
     """Log in and call one RPC method through the proxy on the app host (a fresh DB round trip)."""
     probe = app.run(
