@@ -41,10 +41,16 @@ BACKUP = {"mathesar_backup": {"hosts": {"backup": host("203.0.113.30", "10.0.0.7
 SEPARATE_BACKUP = {**SEPARATE, **BACKUP}
 SAME_HOST_BACKUP = {"mathesar_app": {"hosts": {"vps": host("203.0.113.10", "10.0.0.10")}},
                     "mathesar_db": {"hosts": {"vps": None}}, **BACKUP}
+# A load balancer in front of two app hosts: it and they talk over the private network.
+BALANCED = {"mathesar_lb": {"hosts": {"lb": host("203.0.113.40", "10.0.0.40")}},
+            "mathesar_app": {"hosts": {"app1": host("203.0.113.21", "10.0.0.21"),
+                                       "app2": host("203.0.113.22", "10.0.0.22")}},
+            "mathesar_db": {"hosts": {"db": host("203.0.113.20", "10.0.0.5")}}}
 
 
-@pytest.mark.parametrize("inventory", [SAME_HOST, SEPARATE, EXTERNAL, SEPARATE_BACKUP, SAME_HOST_BACKUP],
-                         ids=["same host", "separate", "external db", "separate with backup", "same host with backup"])
+@pytest.mark.parametrize("inventory", [SAME_HOST, SEPARATE, EXTERNAL, SEPARATE_BACKUP, SAME_HOST_BACKUP, BALANCED],
+                         ids=["same host", "separate", "external db", "separate with backup", "same host with backup",
+                              "load balancer"])
 def test_every_layout_passes(tmp_path, inventory):
     rc, out = run(tmp_path, inventory)
     assert rc == 0, out[-3000:]
@@ -73,6 +79,9 @@ BAD = {
     "backup host without a private address": (
         {**SEPARATE, "mathesar_backup": {"hosts": {"backup": host("203.0.113.30")}}},
         ["mathesar_private_address", "Missing on: backup;"]),
+    "load balancer without a private address": (
+        {**BALANCED, "mathesar_lb": {"hosts": {"lb": host("203.0.113.40")}}},
+        ["mathesar_private_address", "with load balancers (mathesar_lb)", "Missing on: lb;"]),
     # Same host: the DB host needs a private address only because of the backup host.
     "same host with a backup host, no private address": ({**SAME_HOST, **BACKUP},
                                                          ["mathesar_private_address", "Missing on: vps;"]),

@@ -7,12 +7,15 @@
 #                            hardening checks, Lynis (Debian 12)
 #   separate_hosts@trixie    DB host + app host, both hardened, --check --diff (Debian 13)
 #   external_db@trixie       app host + a managed PostgreSQL (Debian 13)
+#   balancer@trixie          load balancer + two app hosts + DB host: spread, stickiness, firewall, a re-run and a
+#                            lost app host under load (Debian 13)
 #   day_two@trixie           same-host layout: shared end-to-end suite, --check --diff, then upgrade/rollback,
 #                            backup/restore, uninstall (Debian 13)
 # With WITH_UNIT=1 (as `make test` calls it) the plan starts with unit@controller: `make unit` in lane 1.
 # same_host (same-host layout, hardened, over Docker: the quickest full check while developing) runs when named:
 #   tests/testbed/run-scenarios.sh same_host          (SUITES="trixie bookworm" for both; default trixie)
-# SUITES also names the suites of hardening. Scenarios: same_host, hardening, separate_hosts, external_db, day_two.
+# SUITES also names the suites of hardening. Scenarios: same_host, hardening, separate_hosts, balancer, external_db,
+# day_two.
 # MATHESAR_RELEASE_ARCHIVE=/path/mathesar.tar.gz deploys a real release instead of the stand-in.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,7 +29,7 @@ if [ "$only" = same_host ]; then
   for suite in $same_host_suites; do plan+=("same_host@$suite"); done
 fi
 for suite in $hardening_suites; do plan+=("hardening@$suite"); done
-plan+=("separate_hosts@trixie" "external_db@trixie" "day_two@trixie")
+plan+=("separate_hosts@trixie" "balancer@trixie" "external_db@trixie" "day_two@trixie")
 if [ -n "$only" ]; then
   filtered=()
   for entry in "${plan[@]}"; do [ "${entry%@*}" = "$only" ] && filtered+=("$entry"); done
@@ -79,7 +82,7 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 jobs=${JOBS:-2}
 lane_of() {
   [ "$jobs" -le 1 ] && { echo 1; return; }
-  case "$1" in unit|separate_hosts|same_host) echo 1 ;; *) echo 2 ;; esac
+  case "$1" in unit|separate_hosts|balancer|same_host) echo 1 ;; *) echo 2 ;; esac
 }
 results="$logs/results"
 : > "$results"

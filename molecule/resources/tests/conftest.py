@@ -35,9 +35,16 @@ SELECTED_LAYOUTS = {LAYOUT, *os.environ.get("MATHESAR_TEST_EXTRA_LAYOUTS", "").s
 
 LAYOUTS = pathlib.Path(__file__).resolve().parent / "layouts"
 
+# Where Mathesar runs, and where the site's proxy runs: the app hosts themselves, or the load balancers in front of
+# them (MATHESAR_TEST_PROXY_GROUP, the balancer scenario). The end-to-end checks drive the proxy's host.
+APP_GROUP = os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar_app")
+PROXY_GROUP = os.environ.get("MATHESAR_TEST_PROXY_GROUP", APP_GROUP)
+BALANCED = PROXY_GROUP != APP_GROUP
 
-# Layout folders whose tests change the installation (upgrades, restore, uninstall): they run after all others.
-RUN_LAST = {"day_two", "db_backups"}
+
+# Layout folders whose tests change the installation (upgrades, restore, uninstall, a lost host): they run after
+# all others.
+RUN_LAST = {"day_two", "db_backups", "balancer"}
 
 
 def _layout_of(item):
@@ -151,6 +158,64 @@ def smtp_listeners(host):
     listed = host.run("ss -H -ltn")
     assert listed.rc == 0, listed.stderr
     return {line.split()[3] for line in listed.stdout.splitlines() if line.split()[3].endswith(":25")}
+
+
+def hosts_in_group(group):
+    """Every test host of an inventory group, in the inventory's order."""
+    return [testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+            for name in AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group)]
+
+
+@pytest.fixture(scope="module")
+def app_hosts():
+    """The hosts that run Mathesar (one, or several behind load balancers)."""
+    return hosts_in_group(APP_GROUP)
+
+
+def is_primary(host):
+    """Whether host is the app host that runs what happens once per deployment: the first of the group, as
+    playbooks/vars/host_roles.yml decides."""
+    return host.backend.get_hostname() == AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(APP_GROUP)[0]
+
+
+def gunicorn_address(app_host):
+    """The address:port systemd holds for gunicorn on app_host (mathesar.socket)."""
+    listen = app_host.check_output("systemctl show -p Listen --value mathesar.socket")
+    assert listen.endswith(" (Stream)"), listen
+    return listen.split()[0]
+
+
+class LoadLoop:
+    """Clients that load a page of the site through its proxy on `client`, in the background there, for `seconds`;
+    each writes one HTTP status per request (000: no answer). Bounded in time (stop() ends it sooner), and only to
+    `address` (the proxy on loopback, or a host of the test network)."""
+
+    def __init__(self, client, domain, address="127.0.0.1", seconds=15, clients=8, path="/auth/login/"):
+        self.client, self.seconds = client, seconds
+        self.out = client.check_output("mktemp -d")
+        script = (f"end=$((SECONDS + {seconds})); for w in $(seq {clients}); do "
+                  f"(while [ $SECONDS -lt $end ] && [ ! -e {self.out}/stop ]; do "
+                  f"curl -s -o /dev/null -w '%{{http_code}}\\n' --max-time 30 --cacert {SITE_CA} "
+                  f"--resolve {domain}:443:{address} https://{domain}{path} || true; done > {self.out}/$w) & done; "
+                  f"wait; touch {self.out}/done")
+        started = client.run(f"setsid -f bash -c {shlex.quote(script)} > /dev/null 2>&1 < /dev/null")
+        assert started.rc == 0, started.stderr
+
+    def stop(self):
+        """End the clients after their current request."""
+        self.client.run(f"touch {self.out}/stop")
+
+    def codes(self):
+        """Wait for the clients to end; their statuses, one per request."""
+        for _ in range(self.seconds + 60):
+            if self.client.run(f"test -e {self.out}/done").rc == 0:
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError(f"the load loop in {self.out} did not end")
+        codes = self.client.check_output(f"cat {self.out}/[0-9]*").split()
+        self.client.run(f"rm -rf {self.out}")
+        return codes
 
 
 def host_in_group(group):

@@ -6,7 +6,7 @@ import shlex
 import sys
 
 import pytest
-from conftest import REPO, recap, run_converge
+from conftest import REPO, is_primary, recap, run_converge
 
 sys.path.insert(0, str(REPO / "plugins" / "filter"))
 sys.path.insert(0, str(REPO / "tests" / "unit"))
@@ -134,8 +134,9 @@ def test_secret_key_change_is_refused(host, settings):
 
 def test_scheduled_backup_dumps_the_database_over_the_service_connection(host):
     """The timer's backup service connects like Mathesar does (locally, or over TLS to a DB host or a managed
-    server) and writes a readable, root-only dump of the internal database."""
-    assert host.service("mathesar-backup.timer").is_enabled
+    server) and writes a readable, root-only dump of the internal database. One timer per deployment: on the
+    primary app host; on the others it is off, and their backup service works all the same."""
+    assert host.service("mathesar-backup.timer").is_enabled == is_primary(host)
     assert host.run("systemctl start mathesar-backup.service").rc == 0
     latest = host.run("ls -1d /var/backups/mathesar/*_scheduled | tail -n 1").stdout.strip()
     assert latest, "no scheduled backup was written"

@@ -9,7 +9,7 @@ from conftest import HARDENING_DEFAULTS, smtp_listeners
 
 # The hosts site.yml hardens, and external_db's bare host (the hardening role alone); groups a layout does not
 # have match nothing.
-testinfra_hosts = ["mathesar_app", "mathesar_db", "mathesar_backup", "bare_host"]
+testinfra_hosts = ["mathesar_app", "mathesar_lb", "mathesar_db", "mathesar_backup", "bare_host"]
 
 
 def _groups(host):
@@ -17,11 +17,15 @@ def _groups(host):
 
 
 @pytest.fixture(autouse=True)
-def _hardened(host):
-    if os.environ.get("MATHESAR_TEST_HARDENING") == "off" and "bare_host" not in _groups(host):
+def _hardened(host, request):
+    hardening = os.environ.get("MATHESAR_TEST_HARDENING", "on")
+    if hardening == "off" and "bare_host" not in _groups(host):
         pytest.skip("SKIPPED LOUDLY: this scenario converges with mathesar_hardening_enabled false (CI time budget); "
                     "the scenarios hardening and separate_hosts (and same_host, when named) run these checks on "
                     "hardened hosts")
+    if hardening == "firewall" and not request.node.name.startswith("test_firewall"):
+        pytest.skip("SKIPPED LOUDLY: this scenario converges with the hardening role's firewall concern alone (CI "
+                    "time budget); the scenarios hardening and separate_hosts run this check on fully hardened hosts")
 
 
 def _input_chain(host):
@@ -60,9 +64,15 @@ def test_firewall_drops_by_default_and_opens_what_the_host_serves(host):
     assert chain["hook"] == "input" and chain["policy"] == "drop"
     accepted = _accepted_tcp_ports(rules)
     groups = _groups(host)
-    # PostgreSQL is open on a DB host that app hosts reach over the network (not on the same-host layout's).
+    every_group = host.ansible.get_variables()["groups"]
+    # PostgreSQL is open on a DB host that app hosts reach over the network (not on the same-host layout's). The web
+    # ports on the site's proxy: the load balancers if there are any, else the app hosts; then the app hosts open
+    # gunicorn's port to the balancers alone.
     networked_db = "mathesar_db" in groups and "mathesar_app" not in groups
-    expected = {22} | ({80, 443} if "mathesar_app" in groups else set()) | ({5432} if networked_db else set())
+    balanced = bool(every_group.get("mathesar_lb"))
+    proxy = "mathesar_lb" in groups or ("mathesar_app" in groups and not balanced)
+    expected = ({22} | ({80, 443} if proxy else set()) | ({5432} if networked_db else set())
+                | ({8000} if balanced and "mathesar_app" in groups else set()))
     if "bare_host" in groups:
         expected.add(8080)
     # pgBackRest's TLS server, between the DB host and the backup host only.
@@ -72,6 +82,10 @@ def test_firewall_drops_by_default_and_opens_what_the_host_serves(host):
     assert set(accepted) == expected, accepted
     if 8432 in expected:
         assert None not in accepted[8432] and len(accepted[8432]) == 1, accepted[8432]
+    if 8000 in expected:
+        # One rule, from the balancers' addresses only.
+        assert len(accepted[8000]) == 1 and accepted[8000][0], accepted[8000]
+        assert len(accepted[8000][0]) == len(every_group["mathesar_lb"]), accepted[8000]
     assert accepted[22] == [None], "SSH should be open to any address by default"
     if networked_db:
         # PostgreSQL only from the app hosts' private addresses, never from anywhere.

@@ -1,14 +1,18 @@
-"""The reverse proxy's own surfaces, on the app host of every layout: its control interface is root's only, and a
+"""The reverse proxy's own surfaces, on the proxy's host of every layout (the app host, or the load balancer): its control interface is root's only, and a
 request for a name the site does not serve is refused, never answered with an empty page or a redirect."""
 
-import os
 import shlex
 
 import pytest
 
-from conftest import SITE_CA
+from conftest import PROXY_GROUP, SITE_CA
 
-testinfra_hosts = [os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar_app")]
+testinfra_hosts = [PROXY_GROUP]
+
+
+def _local_users(host):
+    """The unprivileged users to try: nobody, and Mathesar's service user where the proxy shares the host."""
+    return ["nobody"] + (["mathesar"] if host.user("mathesar").exists else [])
 
 ADMIN_SOCKET = "/var/lib/caddy/admin.sock"
 # Caddy's admin API over a unix socket answers a request with an empty Host only.
@@ -30,7 +34,7 @@ def test_nginx_is_controlled_by_root_only(host, settings):
                     "(the admin API checks above cover Caddy)")
     master = host.check_output("systemctl show -p MainPID --value nginx")
     assert host.check_output(f"ps -o user= -p {master}") == "root"
-    for user in ("nobody", "mathesar"):
+    for user in _local_users(host):
         denied = host.run(f"runuser -u {user} -- kill -HUP {master}")
         assert denied.rc != 0, (user, denied.stdout, denied.stderr)
         reload = host.run(f"runuser -u {user} -- /usr/sbin/nginx -s reload")
@@ -48,7 +52,7 @@ def test_admin_api_is_a_socket_only_root_and_caddy_open(host, settings, caddy_on
     config = host.run(f"curl -s -H 'Host: ' --unix-socket {ADMIN_SOCKET} http://x/config/").stdout
     assert settings["domain"] in config
     # Any other local user (a compromised app worker runs as mathesar) cannot even connect: curl's exit 7.
-    for user in ("nobody", "mathesar"):
+    for user in _local_users(host):
         denied = host.run(f"runuser -u {user} -- {ADMIN_CONFIG}")
         assert denied.rc == 7 and denied.stdout != "200", (user, denied.rc, denied.stdout)
         tcp = host.run(f"runuser -u {user} -- curl -s -o /dev/null -w '%{{http_code}}' http://127.0.0.1:2019/config/")
