@@ -8,9 +8,13 @@ import uuid
 import warnings
 
 import pytest
-from conftest import (SITE_CA, LoadLoop, gunicorn_address, host_in_group, hosts_in_group, is_primary, pg_unit, psql,
-                      run_converge, tcp_connects)
+from conftest import (REPO, SITE_CA, LoadLoop, gunicorn_address, host_in_group, hosts_in_group, is_primary,
+                      pg_unit, psql, run_converge, tcp_connects)
 from mathesar_client import Client
+
+# The release the upgrade check goes to from the scenario's 0.10: a 0.11 stand-in, with 0.11's migration.
+UPGRADE = "0.11.0-standin3"
+UPGRADE_MIGRATION = "0003_username_max_63"
 
 # The tests that log in (the admin fixture) do so through the balancer's site, from the balancer.
 testinfra_hosts = ["mathesar_lb"]
@@ -204,3 +208,34 @@ def test_every_host_rebooted_at_once_comes_back_with_its_data(lb, app_hosts, adm
         time.sleep(2)
     assert _all_answer(lb, app_hosts, settings), "not every app host answers after the reboot"
     assert admin.rpc_result("databases.configured.list") == before
+
+
+def test_an_upgrade_under_load_migrates_once_and_its_cost_is_reported(lb, app_hosts, admin, settings, standin_only,
+                                                                    tmp_path):
+    """A version upgrade while clients load the site through the balancer. It is not rolling yet: every app host
+    stops (its socket too), the primary backs the database up and migrates, every host starts the new release; the
+    balancer retries for up to 10 s, then answers 502, so requests fail while the backup and the migrations run. The
+    count is reported as a warning. Every app host runs the new release after it, its new migration is recorded
+    once, and the logged-in session goes on."""
+    archive = tmp_path / f"mathesar-{UPGRADE}.tar.gz"
+    subprocess.run([str(REPO / "tests/standin/build.sh"), UPGRADE, str(archive)], check=True, capture_output=True)
+    load = LoadLoop(lb, settings["domain"], seconds=600)
+    try:
+        run = run_converge("-e", f"mathesar_app_version={UPGRADE}", "-e", f"mathesar_app_release_archive={archive}")
+    finally:
+        load.stop()
+    codes = load.codes()
+    # ansible-core 2.19 prints a task's failure on stderr.
+    assert run.returncode == 0, run.stdout[-1500:] + run.stderr[-4000:]
+    failed = [code for code in codes if code != "200"]
+    warnings.warn(f"Upgrade (not rolling) under load through the balancer: {len(failed)} of {len(codes)} requests "
+                  f"failed ({', '.join(sorted(set(failed))) or 'none'})")
+    for app in app_hosts:
+        assert app.file("/opt/mathesar/current").linked_to == f"/opt/mathesar/releases/{UPGRADE}", \
+            app.backend.get_hostname()
+    db = host_in_group("mathesar_db")
+    assert psql(db, f"SELECT count(*) FROM django_migrations WHERE app = 'mathesar' AND name = '{UPGRADE_MIGRATION}'",
+                database="mathesar_django") == "1"
+    assert psql(db, "SELECT app, name FROM django_migrations GROUP BY app, name HAVING count(*) > 1",
+                database="mathesar_django") == ""
+    assert "error" not in admin.rpc("databases.configured.list")
