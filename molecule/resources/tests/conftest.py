@@ -185,6 +185,18 @@ def gunicorn_address(app_host):
     return listen.split()[0]
 
 
+def site_status(client, domain, query=""):
+    """The status of the login page through the site's proxy on client (its loopback), the site's CA checked."""
+    return client.run(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {SITE_CA} --resolve {domain}:443:127.0.0.1 "
+                      f"'https://{domain}/auth/login/{query}'").stdout
+
+
+def gunicorn_status(client, address, domain):
+    """The status of the login page straight from gunicorn at address, asked from client as the proxy asks it."""
+    return client.run("curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-Proto: https' "
+                      f"-H 'Host: {domain}' http://{address}/auth/login/").stdout
+
+
 class LoadLoop:
     """Clients that load a page of the site through its proxy on `client`, in the background there, for `seconds`;
     each writes one HTTP status per request (000: no answer). Bounded in time (stop() ends it sooner), and only to

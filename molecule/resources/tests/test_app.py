@@ -8,7 +8,7 @@ import time
 import uuid
 
 import pytest
-from conftest import BALANCED, PROXY_GROUP, LoadLoop, gunicorn_address, host_in_group, psql
+from conftest import BALANCED, PROXY_GROUP, LoadLoop, gunicorn_address, gunicorn_status, host_in_group, psql
 
 testinfra_hosts = [PROXY_GROUP]
 
@@ -198,11 +198,10 @@ def test_stored_credentials_survive_a_restart(admin, app_hosts, standin_only):
                        "role": "reader", "password": "s3cret 'q\" $x"})
     assert "error" not in added, added
     for app in app_hosts:
+        address = gunicorn_address(app)
         assert app.run("systemctl restart mathesar").rc == 0
         for _ in range(30):
-            probe = app.run("curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-Proto: https' "
-                            f"-H 'Host: {admin.domain}' http://{gunicorn_address(app)}/auth/login/")
-            if probe.stdout == "200":
+            if gunicorn_status(app, address, admin.domain) == "200":
                 break
             app.run("sleep 1")
     answer = admin.rpc("standin.roles.check_passwords")

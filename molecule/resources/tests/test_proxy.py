@@ -1,5 +1,6 @@
-"""The reverse proxy's own surfaces, on the proxy's host of every layout (the app host, or the load balancer): its control interface is root's only, and a
-request for a name the site does not serve is refused, never answered with an empty page or a redirect."""
+"""The reverse proxy's own surfaces, on the proxy's host of every layout (the app host, or the load balancer): its
+control interface is root's only, and a request for a name the site does not serve is refused, never answered with
+an empty page or a redirect."""
 
 import shlex
 

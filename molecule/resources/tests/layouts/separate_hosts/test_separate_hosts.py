@@ -6,8 +6,8 @@ import time
 
 import pytest
 import yaml
-from conftest import (SITE_CA, fresh_db_connection, host_in_group, open_tcp_ports, pg_conf_dir, pg_unit,
-                      probe_listener, psql, tcp_connects)
+from conftest import (SITE_CA, fresh_db_connection, host_in_group, open_tcp_ports, pg_conf_dir, pg_unit, probe_listener,
+                      psql, site_status, tcp_connects)
 from mathesar_client import Client
 
 _NETWORK = yaml.safe_load((pathlib.Path(__file__).resolve().parents[3] / "vars" / "test-network.yml").read_text())
@@ -26,11 +26,8 @@ def app():
 
 
 def _app_answers(app, settings):
-    """Log in and call one RPC method through the proxy on the app host (a fresh DB round trip)."""
-    probe = app.run(
-        f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {SITE_CA} "
-        f"--resolve {settings['domain']}:443:127.0.0.1 https://{settings['domain']}/auth/login/")
-    return probe.stdout == "200"
+    """The login page through the proxy on the app host (a fresh DB round trip)."""
+    return site_status(app, settings["domain"]) == "200"
 
 
 def test_app_connects_over_tls_with_scram(db, app, settings):
