@@ -1,6 +1,7 @@
 """Checks only the load-balancer layout has: requests spread over the app hosts, a browser kept on one, gunicorn
-reachable from the balancer alone, one scheduled backup, and requests that survive a configuration re-run and the
-loss of an app host. Load loops run on the balancer against its own site, bounded in time."""
+reachable from the balancer alone, one scheduled backup, and requests that survive a rolling configuration re-run,
+the loss of an app host and a rolling upgrade (one that fails on an app host, then goes on). Load loops run on the
+balancer against its own site, bounded in time."""
 
 import subprocess
 import time
@@ -8,8 +9,8 @@ import uuid
 import warnings
 
 import pytest
-from conftest import (REPO, SITE_CA, LoadLoop, gunicorn_address, host_in_group, hosts_in_group, is_primary,
-                      pg_unit, psql, run_converge, tcp_connects)
+from conftest import (REPO, SITE_CA, LoadLoop, gunicorn_address, gunicorn_status, host_in_group, hosts_in_group,
+                      is_primary, output, pg_unit, psql, run_converge, site_status, tcp_connects)
 from mathesar_client import Client
 
 # The release the upgrade check goes to from the scenario's 0.10: a 0.11 stand-in, with 0.11's migration.
@@ -35,14 +36,35 @@ def _served_by(app_hosts, marker):
 
 
 def _all_answer(lb, app_hosts, settings):
-    """Every app host answers through the balancer again (active health checks put a returning host back)."""
+    """Every app host's gunicorn answers the balancer again (its active health check then puts a returning host
+    back)."""
+    addresses = [gunicorn_address(app) for app in app_hosts]
     for _ in range(60):
-        if all(lb.run(f"curl -s -o /dev/null -w '%{{http_code}}' -H 'X-Forwarded-Proto: https' "
-                      f"-H 'Host: {settings['domain']}' http://{gunicorn_address(app)}/auth/login/").stdout == "200"
-               for app in app_hosts):
+        if all(gunicorn_status(lb, address, settings["domain"]) == "200" for address in addresses):
             return True
         time.sleep(2)
     return False
+
+
+def _site_answers(lb, settings, tries, pause):
+    """Wait until the site answers through the balancer (at most tries x pause seconds)."""
+    for _ in range(tries):
+        if site_status(lb, settings["domain"]) == "200":
+            return
+        time.sleep(pause)
+
+
+def _recorded_twice(db):
+    """The migrations django_migrations holds more than once (it has no unique key)."""
+    return psql(db, "SELECT app, name FROM django_migrations GROUP BY app, name HAVING count(*) > 1",
+                database="mathesar_django")
+
+
+def _report(disruption, codes):
+    """A disruption's failed requests, as a warning in pytest's summary (reported, not held to a number)."""
+    failed = [code for code in codes if code != "200"]
+    warnings.warn(f"{disruption} under load through the balancer: {len(failed)} of {len(codes)} requests failed "
+                  f"({', '.join(sorted(set(failed))) or 'none'})")
 
 
 def _started_at(names):
@@ -56,8 +78,7 @@ def test_requests_spread_over_both_app_hosts(lb, app_hosts, settings):
     # Fresh clients, no cookie: the sticky policy picks an app host for each (at random until the cookie is set).
     marker = f"spread-{uuid.uuid4().hex}"
     for n in range(24):
-        lb.run(f"curl -s -o /dev/null --cacert {SITE_CA} --resolve {settings['domain']}:443:127.0.0.1 "
-               f"'https://{settings['domain']}/auth/login/?{marker}={n}'")
+        site_status(lb, settings["domain"], f"?{marker}={n}")
     counts = _served_by(app_hosts, marker)
     assert sum(counts.values()) == 24 and all(counts.values()), counts
 
@@ -105,8 +126,7 @@ def test_every_migration_was_applied_once(app_hosts):
     migrations they applied (django_migrations has no unique key): no migration may be there twice, and every app
     host's release finds none left to apply."""
     db = host_in_group("mathesar_db")
-    twice = psql(db, "SELECT app, name FROM django_migrations GROUP BY app, name HAVING count(*) > 1",
-                 database="mathesar_django")
+    twice = _recorded_twice(db)
     assert twice == "", twice
     assert int(psql(db, "SELECT count(*) FROM django_migrations WHERE app = 'mathesar'",
                     database="mathesar_django")) > 0
@@ -117,8 +137,8 @@ def test_every_migration_was_applied_once(app_hosts):
 
 
 def test_a_configuration_rerun_drops_no_request(lb, app_hosts, admin, settings):
-    """A re-run that changes Mathesar's configuration restarts gunicorn on every app host; requests through the
-    balancer wait for it (systemd holds the sockets) instead of failing, and a logged-in session goes on."""
+    """A re-run that changes Mathesar's configuration restarts gunicorn on every app host, one at a time, each
+    left out by the balancer meanwhile: no request through the balancer fails, and a logged-in session goes on."""
     before = {app.backend.get_hostname(): app.check_output("systemctl show -p MainPID --value mathesar")
               for app in app_hosts}
     load = LoadLoop(lb, settings["domain"], seconds=240)
@@ -163,8 +183,7 @@ def test_a_lost_app_host_drops_no_request(lb, app_hosts, admin, settings):
     # Back in the pool: fresh clients reach it again.
     marker = f"back-{uuid.uuid4().hex}"
     for _ in range(30):
-        lb.run(f"curl -s -o /dev/null --cacert {SITE_CA} --resolve {settings['domain']}:443:127.0.0.1 "
-               f"'https://{settings['domain']}/auth/login/?{marker}'")
+        site_status(lb, settings["domain"], f"?{marker}")
         if _served_by([lost], marker)[name]:
             break
         time.sleep(2)
@@ -180,15 +199,9 @@ def test_a_database_restart_under_load_is_reported(lb, admin, settings):
     time.sleep(5)
     assert db.run(f"systemctl restart {pg_unit(db)}").rc == 0
     codes = load.codes()
-    failed = [code for code in codes if code != "200"]
-    warnings.warn(f"PostgreSQL restart under load through the balancer: {len(failed)} of {len(codes)} requests "
-                  f"failed ({', '.join(sorted(set(failed))) or 'none'})")
+    _report("PostgreSQL restart", codes)
     assert len(codes) >= 16, len(codes)
-    for _ in range(30):
-        if lb.run(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {SITE_CA} --resolve "
-                  f"{settings['domain']}:443:127.0.0.1 https://{settings['domain']}/auth/login/").stdout == "200":
-            break
-        time.sleep(1)
+    _site_answers(lb, settings, tries=30, pause=1)
     assert "error" not in admin.rpc("databases.configured.list")
 
 
@@ -201,41 +214,87 @@ def test_every_host_rebooted_at_once_comes_back_with_its_data(lb, app_hosts, adm
     subprocess.run(["docker", "restart", "--time", "20", *names], check=True, capture_output=True)
     restarted = _started_at(names)
     assert all(restarted[name] != started[name] for name in names), (started, restarted)
-    for _ in range(90):
-        if lb.run(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {SITE_CA} --resolve "
-                  f"{settings['domain']}:443:127.0.0.1 https://{settings['domain']}/auth/login/").stdout == "200":
-            break
-        time.sleep(2)
+    _site_answers(lb, settings, tries=90, pause=2)
     assert _all_answer(lb, app_hosts, settings), "not every app host answers after the reboot"
     assert admin.rpc_result("databases.configured.list") == before
 
 
-def test_an_upgrade_under_load_migrates_once_and_its_cost_is_reported(lb, app_hosts, admin, settings, standin_only,
-                                                                    tmp_path):
-    """A version upgrade while clients load the site through the balancer. It is not rolling yet: every app host
-    stops (its socket too), the primary backs the database up and migrates, every host starts the new release; the
-    balancer retries for up to 10 s, then answers 502, so requests fail while the backup and the migrations run. The
-    count is reported as a warning. Every app host runs the new release after it, its new migration is recorded
-    once, and the logged-in session goes on."""
-    archive = tmp_path / f"mathesar-{UPGRADE}.tar.gz"
+# A fault of app2's own (test only): its gunicorn refuses to start on the upgrade's release, so the rolling switch
+# fails there after app1 (the primary, first in the inventory) switched.
+REFUSE_DROPIN = "/etc/systemd/system/mathesar.service.d/test-refuse-upgrade.conf"
+
+
+@pytest.fixture(scope="module")
+def upgrade_archive(tmp_path_factory):
+    archive = tmp_path_factory.mktemp("upgrade") / f"mathesar-{UPGRADE}.tar.gz"
     subprocess.run([str(REPO / "tests/standin/build.sh"), UPGRADE, str(archive)], check=True, capture_output=True)
+    return archive
+
+
+def _upgrade(archive):
+    return run_converge("-e", f"mathesar_app_version={UPGRADE}", "-e", f"mathesar_app_release_archive={archive}")
+
+
+def _release(app):
+    return app.file("/opt/mathesar/current").linked_to
+
+
+def _balanced_over(lb, app_hosts):
+    """The app hosts' addresses on the balancer's reverse_proxy line (a drained one is left out of it)."""
+    line = next(line for line in lb.file("/etc/caddy/Caddyfile").content_string.splitlines()
+                if line.strip().startswith("reverse_proxy "))
+    return [app.backend.get_hostname() for app in app_hosts if gunicorn_address(app) in line.split()]
+
+
+def test_a_failed_switch_stops_the_rolling_upgrade(lb, app_hosts, admin, settings, standin_only, upgrade_archive):
+    """An upgrade from 0.10 to 0.11 under load, rolling: the primary migrates while 0.10 serves on, then the app
+    hosts switch one at a time, each left out by the balancer meanwhile. app2's new release does not start (a fault
+    of its own), so app2 goes back to 0.10, the balancer sends it requests again and the run fails, naming it; app1
+    stays on 0.11. No request fails through the balancer meanwhile (0.10 works on 0.11's schema), and the
+    logged-in session goes on."""
+    primary, other = sorted(app_hosts, key=lambda app: not is_primary(app))
+    before = _release(other)
+    other.run_expect([0], f"mkdir -p {REFUSE_DROPIN.rsplit('/', 1)[0]} && printf '%s\\n' '[Service]' "
+                     f"\"ExecStartPre=/bin/sh -c '! readlink /opt/mathesar/current | grep -q {UPGRADE}'\" "
+                     f"> {REFUSE_DROPIN} && systemctl daemon-reload")
     load = LoadLoop(lb, settings["domain"], seconds=600)
     try:
-        run = run_converge("-e", f"mathesar_app_version={UPGRADE}", "-e", f"mathesar_app_release_archive={archive}")
+        run = _upgrade(upgrade_archive)
+    finally:
+        load.stop()
+        other.run_expect([0], f"rm -f {REFUSE_DROPIN} && systemctl daemon-reload")
+    codes = load.codes()
+    text = output(run)
+    name = other.backend.get_hostname()
+    assert run.returncode != 0, text[-3000:]
+    assert f"Switching {name} from Mathesar" in text and "failed, and it was switched back" in text, text[-4000:]
+    assert f"The roll stopped after {name}" in text, text[-4000:]
+    assert _release(primary) == f"/opt/mathesar/releases/{UPGRADE}"
+    assert _release(other) == before
+    assert sorted(_balanced_over(lb, app_hosts)) == sorted(app.backend.get_hostname() for app in app_hosts)
+    assert _all_answer(lb, app_hosts, settings), "an app host does not answer after the failed switch"
+    failed = [code for code in codes if code != "200"]
+    assert len(codes) >= 16 and not failed, (len(codes), sorted(set(failed)))
+    assert "error" not in admin.rpc("databases.configured.list")
+
+
+def test_the_rolling_upgrade_goes_on_where_it_stopped(lb, app_hosts, admin, settings, standin_only,
+                                                     upgrade_archive):
+    """With the fault gone, the same upgrade run again switches the app host that stopped the roll, under load,
+    with no failed request; 0.11's migration is recorded once, no migration twice, and the session goes on."""
+    load = LoadLoop(lb, settings["domain"], seconds=600)
+    try:
+        run = _upgrade(upgrade_archive)
     finally:
         load.stop()
     codes = load.codes()
-    # ansible-core 2.19 prints a task's failure on stderr.
     assert run.returncode == 0, run.stdout[-1500:] + run.stderr[-4000:]
-    failed = [code for code in codes if code != "200"]
-    warnings.warn(f"Upgrade (not rolling) under load through the balancer: {len(failed)} of {len(codes)} requests "
-                  f"failed ({', '.join(sorted(set(failed))) or 'none'})")
     for app in app_hosts:
-        assert app.file("/opt/mathesar/current").linked_to == f"/opt/mathesar/releases/{UPGRADE}", \
-            app.backend.get_hostname()
+        assert _release(app) == f"/opt/mathesar/releases/{UPGRADE}", app.backend.get_hostname()
+    failed = [code for code in codes if code != "200"]
+    assert len(codes) >= 16 and not failed, (len(codes), sorted(set(failed)))
     db = host_in_group("mathesar_db")
     assert psql(db, f"SELECT count(*) FROM django_migrations WHERE app = 'mathesar' AND name = '{UPGRADE_MIGRATION}'",
                 database="mathesar_django") == "1"
-    assert psql(db, "SELECT app, name FROM django_migrations GROUP BY app, name HAVING count(*) > 1",
-                database="mathesar_django") == ""
+    assert _recorded_twice(db) == ""
     assert "error" not in admin.rpc("databases.configured.list")
