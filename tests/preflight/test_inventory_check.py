@@ -56,6 +56,15 @@ def test_every_layout_passes(tmp_path, inventory):
     assert rc == 0, out[-3000:]
 
 
+def test_the_load_balancer_inventory_passes(tmp_path):
+    """inventories/load-balancer/hosts.yml, with the example's group_vars as its header says to use it."""
+    inventory = yaml.safe_load((REPO / "inventories" / "load-balancer" / "hosts.yml").read_text())
+    assert set(inventory) == {"mathesar_lb", "mathesar_app", "mathesar_db"}
+    assert len(inventory["mathesar_app"]["hosts"]) == 2
+    rc, out = run(tmp_path, inventory)
+    assert rc == 0, out[-3000:]
+
+
 BAD = {
     "old group mathesar": ({"mathesar": {"hosts": {"vps": host("203.0.113.10")}}},
                            ["'mathesar'", "both mathesar_app and mathesar_db", "group_vars/all/main.yml"]),
