@@ -43,7 +43,7 @@ scenarios: venv
 	@tests/testbed/run-scenarios.sh $(if $(SCENARIO),$(SCENARIO),) 
 
 # The base images build in the background (log: .cache/logs/base-images.log) while the venv and lint run; the unit
-# and preflight tests then run in the first scenario lane, before its scenario (WITH_UNIT in run-scenarios.sh).
+# and preflight tests then run in lane 2, before its scenarios (WITH_UNIT in run-scenarios.sh).
 test:
 	@mkdir -p .cache/logs
 	@tests/testbed/base-images.sh > .cache/logs/base-images.log 2>&1 & images=$$!; \
