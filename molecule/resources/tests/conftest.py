@@ -24,6 +24,7 @@ RESOURCES = pathlib.Path(__file__).resolve().parent.parent
 REPO = RESOURCES.parent.parent
 # The hardening role's defaults, for the checks of its default lists.
 HARDENING_DEFAULTS = yaml.safe_load((REPO / "roles" / "hardening" / "defaults" / "main.yml").read_text())
+HARDENING_VARS = yaml.safe_load((REPO / "roles" / "hardening" / "vars" / "main.yml").read_text())
 # The root the site's certificate chains to, as a file on the app host: Caddy's local CA (reverse_proxy_tls_mode
 # internal), or the root that a scenario in another mode puts there (MATHESAR_TEST_SITE_CA): the test PKI's (files)
 # or Pebble's (acme).

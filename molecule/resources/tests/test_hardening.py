@@ -5,7 +5,7 @@ import os
 import re
 
 import pytest
-from conftest import HARDENING_DEFAULTS, smtp_listeners
+from conftest import HARDENING_DEFAULTS, HARDENING_VARS, smtp_listeners
 
 # The hosts site.yml hardens, and external_db's bare host (the hardening role alone); groups a layout does not
 # have match nothing.
@@ -387,3 +387,53 @@ def test_set_id_bits_are_gone_where_a_server_does_not_need_them(host):
     assert {"/usr/bin/sudo", "/usr/bin/passwd"} <= found, found
     allowed = set(HARDENING_DEFAULTS["hardening_suid_sgid_allowed"])
     assert found <= allowed, sorted(found - allowed)
+
+
+def _in_container(host):
+    return host.run("systemd-detect-virt --container").rc == 0
+
+
+def test_chrony_keeps_the_clock_with_no_command_port(host):
+    """The clock concern: chrony instead of systemd-timesyncd, Debian's pool (no server named here), the command
+    port closed, every file as chronyd itself parses it. A container's clock is the host's: chrony.service's
+    CAP_SYS_TIME condition keeps it from starting there, as the role says; tests/benchmarks/vm-hardening.sh shows
+    it synchronising on a VM."""
+    assert host.package("chrony").is_installed
+    assert not host.package("systemd-timesyncd").is_installed
+    parsed = host.run("chronyd -p -f /etc/chrony/chrony.conf")
+    assert parsed.rc == 0, parsed.stderr
+    directives = parsed.stdout.splitlines()
+    assert "cmdport 0" in directives
+    assert [line for line in directives if line.startswith(("pool ", "server "))] == [
+        "pool 2.debian.pool.ntp.org iburst"]
+    assert not host.file("/etc/chrony/sources.d/mathesar-deploy.sources").exists
+    assert host.service("chrony").is_enabled
+    if _in_container(host):
+        state = host.check_output("systemctl show chrony -p ConditionResult -p ActiveState").split()
+        assert sorted(state) == ["ActiveState=inactive", "ConditionResult=no"], state
+    else:
+        assert host.service("chrony").is_running
+
+
+def test_audit_rules_are_written_and_auditd_stays_off_in_a_container(host):
+    """The audit concern: the role's rules, then the watches of the host's own services' configuration (the example
+    inventory's hardening_audit_watched_paths), root's alone. The audit subsystem is the host kernel's: in a
+    container auditd is left disabled and not failed (systemd not degraded by it). Loading the rules needs a kernel
+    of the host's own: tests/benchmarks/vm-hardening.sh loads them on a VM and reads an event back."""
+    rules = host.file("/etc/audit/rules.d/50-mathesar-deploy.rules")
+    assert (rules.user, rules.group, rules.mode) == ("root", "root", 0o640)
+    lines = [line for line in rules.content_string.splitlines() if not line.startswith("#")]
+    role_rules = [rule for rule in HARDENING_VARS["__hardening_audit_rules"] if not rule.startswith("#")]
+    assert len(role_rules) >= 30 and lines[:len(role_rules)] == role_rules
+    watched = {line.split()[1] for line in lines[len(role_rules):]}
+    groups = _groups(host)
+    expected = ({"/opt/mathesar/shared/config"} if "mathesar_app" in groups else set()) | (
+        {"/etc/postgresql"} if "mathesar_db" in groups else set())
+    assert expected <= watched, watched
+    assert all(line.endswith("-p wa -k mathesar-deploy-watched") for line in lines[len(role_rules):])
+    if _in_container(host):
+        for unit in ("auditd", "audit-rules"):
+            assert host.run(f"systemctl is-failed {unit}").stdout.strip() != "failed", unit
+        assert not host.service("auditd").is_enabled
+    else:
+        assert host.service("auditd").is_running
