@@ -1,6 +1,7 @@
 """The proxy role's Caddyfile and nginx site with several app servers, some drained (reverse_proxy_drained_hosts),
 rendered by Ansible on the controller with the role's defaults and vars. The scenarios run Caddy's draining; no
-scenario balances with nginx, so its `down` marking is checked here."""
+scenario balances with nginx, so its `down` marking is checked here. Also the Content-Security-Policy line of
+both (the scenarios check the header Caddy and nginx send with the default)."""
 
 import json
 import os
@@ -12,7 +13,7 @@ ROLE = REPO / "roles" / "reverse_proxy"
 UPSTREAMS = ["10.0.0.21:8000", "10.0.0.22:8000", "[fd00::23]:8000"]
 
 
-def render(template, drained, backend):
+def render(template, drained, backend, **extra):
     playbook = f"""
 - hosts: localhost
   gather_facts: false
@@ -23,7 +24,7 @@ def render(template, drained, backend):
 """
     # Extra vars: above the role's defaults, as an inventory's values are.
     values = {"reverse_proxy_domain": "mathesar.example.org", "reverse_proxy_upstreams": UPSTREAMS,
-              "reverse_proxy_drained_hosts": drained, "reverse_proxy_backend": backend}
+              "reverse_proxy_drained_hosts": drained, "reverse_proxy_backend": backend, **extra}
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOCALHOST_WARNING="0")
     run = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "/dev/stdin", "-e", json.dumps(values)],
                          input=playbook, env=env, capture_output=True, text=True, check=False, cwd=REPO)
@@ -54,3 +55,21 @@ def test_nginx_marks_nothing_down_without_drained_hosts():
 def test_caddy_leaves_a_drained_server_out():
     assert caddy_upstreams(["10.0.0.21"]) == ["10.0.0.22:8000", "[fd00::23]:8000"]
     assert caddy_upstreams([]) == UPSTREAMS
+
+
+def csp_lines(template, backend, **extra):
+    return [line.strip() for line in render(template, [], backend, **extra) if "Content-Security-Policy" in line]
+
+
+def test_both_proxies_send_the_policy_as_one_quoted_value_or_none():
+    policy = "default-src 'self'; img-src 'self' data:"
+    caddy = csp_lines("Caddyfile.j2", "caddy", reverse_proxy_content_security_policy=policy)
+    assert caddy == [f'Content-Security-Policy "{policy}"']
+    # Without TLS: in acme mode the HTTPS server is rendered once certbot has a certificate.
+    nginx = csp_lines("nginx-site.conf.j2", "nginx", reverse_proxy_content_security_policy=policy,
+                      reverse_proxy_tls_mode="off")
+    # nginx repeats its headers in each location that adds its own.
+    assert nginx and set(nginx) == {f'add_header Content-Security-Policy "{policy}" always;'}
+    assert csp_lines("Caddyfile.j2", "caddy", reverse_proxy_content_security_policy="") == []
+    assert csp_lines("nginx-site.conf.j2", "nginx", reverse_proxy_content_security_policy="",
+                     reverse_proxy_tls_mode="off") == []

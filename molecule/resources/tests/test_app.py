@@ -39,6 +39,9 @@ def test_security_headers(client):
     assert response.header("x-content-type-options") == "nosniff"
     assert response.header("x-frame-options") == "SAMEORIGIN"
     assert response.header("referrer-policy") == "same-origin"
+    # Only the site's own sources; the same policy on the app's pages and its static files.
+    policy = response.header("content-security-policy")
+    assert "default-src 'self'" in policy and "object-src 'none'" in policy and "frame-ancestors 'self'" in policy
     # No proxy version: Caddy's Server header is removed, nginx says "nginx" without its version (server_tokens off).
     server = response.header("server").lower()
     assert "caddy" not in server and not re.search(r"[0-9]", server), server
