@@ -51,11 +51,12 @@ EOF
 chronyd -x -f "$out/ntp-server.conf" -l "$out/ntp-server.log"
 
 qemu-img create -q -f qcow2 -b "$image/disk.qcow2" -F qcow2 "$out/disk.qcow2"
-qemu-system-x86_64 -accel "$accel" -smp 2 -m 3072 -display none -daemonize -pidfile "$out/qemu.pid" \
+# -cpu max: under the default CPU model (qemu64) the Debian 13 guest kernel oopsed twice in one run.
+qemu-system-x86_64 -accel "$accel" -cpu max -smp 2 -m 3072 -display none -daemonize -pidfile "$out/qemu.pid" \
   -serial "file:$out/console.log" -drive "file=$out/disk.qcow2,if=virtio" \
   -kernel "$image/vmlinuz" -initrd "$image/initrd.img" -append "root=/dev/vda rw console=ttyS0 net.ifnames=0" \
   -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$ssh_port-:22" -device virtio-net-pci,netdev=n0
-ssh_args=(-q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5
+ssh_args=(-q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=60
           -i "$image/id_ed25519" -p "$ssh_port" root@127.0.0.1)
 vm() { ssh "${ssh_args[@]}" "$@"; }
 wait_ssh() {
@@ -99,7 +100,8 @@ echo "vm-hardening: Debian $suite, accel $accel, image $image, logs $out"
 echo "boot: SSH after $(wait_ssh) s"
 vm 'cat /etc/debian_version; uname -r' | paste -sd' ' | sed 's/^/guest: Debian /'
 vm 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lynis >/dev/null 2>&1'
-timed "lynis before" lynis before
+# LYNIS_BEFORE=0 and SECOND_RUN=0 leave those steps out (a shorter run, e.g. to re-measure after a change).
+[ "${LYNIS_BEFORE:-1}" = 0 ] || timed "lynis before" lynis before
 
 cat > "$out/inventory.yml" <<EOF
 vm:
@@ -111,6 +113,8 @@ vm:
       ansible_ssh_private_key_file: $image/id_ed25519
       ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
       vm_ntp_server: 10.0.2.2 port $ntp_port
+      # Key exchange under software emulation can take longer than Ansible's 10 s default.
+      ansible_timeout: 60
 EOF
 converge() {
   if ! .venv/bin/ansible-playbook -i "$out/inventory.yml" tests/benchmarks/vm-hardening.yml > "$out/$1.log" 2>&1; then
@@ -119,7 +123,7 @@ converge() {
   grep -Eo 'ok=[0-9]+ +changed=[0-9]+' "$out/$1.log" | tr -s ' ' | sed "s/^/$1: /"
 }
 timed "converge" converge converge
-timed "second run" converge second-run
+[ "${SECOND_RUN:-1}" = 0 ] || timed "second run" converge second-run
 
 # What a container cannot show. Each check prints its evidence; a failed one ends the run.
 check() {
@@ -135,7 +139,7 @@ checks() {
     n=$(auditctl -l | wc -l); want=$(grep -c "^-[aw] " /etc/audit/rules.d/50-mathesar-deploy.rules)
     [ "$n" = "$want" ] || { echo "$n rules loaded, the file has $want"; exit 1; }
     touch /etc/sudoers.d/vm-check && rm /etc/sudoers.d/vm-check; sleep 1
-    ausearch -k scope -f /etc/sudoers.d/vm-check >/dev/null; echo "$n rules loaded; the write to /etc/sudoers.d recorded (ausearch -k scope)"'
+    ausearch --input /var/log/audit/audit.log -k scope -f /etc/sudoers.d/vm-check >/dev/null; echo "$n rules loaded; the write to /etc/sudoers.d recorded (ausearch -k scope)"'
   check "chrony" 'set -e; for i in $(seq 1 60); do chronyc -n sources | grep -q "^\^\* 10.0.2.2" && break; sleep 2; done
     chronyc -n sources | grep "^\^\* 10.0.2.2" >/dev/null; systemctl is-active systemd-timesyncd >/dev/null 2>&1 && exit 1
     echo "synchronised with $(chronyc -n sources | grep "^\^\*" | cut -c1-40 | tr -s " "); $(chronyc tracking | grep "Leap status")"'

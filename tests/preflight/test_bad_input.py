@@ -253,8 +253,7 @@ ROLE_CASES = {
     "hardening": (
         {
             **HARDENING,
-            # hardening_ssh_port's default is "{{ ansible_port | default(22) }}": the resolved value is checked.
-            "ansible_port": 70000,
+            "hardening_ssh_port": 70000,
             "hardening_firewall_ssh_allowed_cidrs": ["10.0.0.300"],
             "hardening_fail2ban_ignoreip": ["198.51.100.0/33"],
             "hardening_firewall_rules": [{"port": [80, 70000], "proto": "tcp"}],
