@@ -5,7 +5,9 @@ bench_prepare() {
   tests/testbed/docker-engine.sh >/dev/null
   tests/testbed/venv.sh
   image=$(tests/testbed/base-image.sh "$1")
-  archive=${MATHESAR_RELEASE_ARCHIVE:-$(pwd)/.cache/standin/mathesar.tar.gz}
+  # A file of the benchmarks' own: the scenarios rebuild .cache/standin/mathesar.tar.gz (another version) when they
+  # start, and a benchmark beside them would install that one.
+  archive=${MATHESAR_RELEASE_ARCHIVE:-$(pwd)/.cache/standin/bench-0.10.1-standin1.tar.gz}
   [ -n "${MATHESAR_RELEASE_ARCHIVE:-}" ] || tests/standin/build.sh 0.10.1-standin1 "$archive" >/dev/null
   version=$(tests/testbed/archive-version.sh "$archive")
 }

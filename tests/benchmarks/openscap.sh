@@ -48,11 +48,17 @@ if [ ! -f "$content/ssg-debian12-ds.xml" ]; then
 fi
 datastreams=(ssg-debian12-ds.xml)
 if [ "$suite" = trixie ]; then
-  # The platform check's one pattern, widened to 12 or 13; everything else as shipped.
+  # Two patterns changed, everything else as shipped: the platform check's, widened to 12 or 13; and the one that
+  # tells whether augenrules loads the rules (then rules.d is judged, else audit.rules), which looks for it in
+  # auditd.service: Debian 13's auditd.service instead requires audit-rules.service, which runs `augenrules --load`.
   pattern='<ind:pattern operation="pattern match">^12.[0-9]+$</ind:pattern>'
-  [ "$(grep -cF "$pattern" "$content/ssg-debian12-ds.xml")" = 1 ] \
-    || { echo "openscap: the Debian 12 platform check is not where this script expects it"; exit 1; }
-  sed 's/>^12\.\[0-9\]+\$</>^1[23].[0-9]+$</' "$content/ssg-debian12-ds.xml" > "$content/ssg-debian12-ds-as-12.xml"
+  augenrules='|Requires=augenrules.service)</ind:pattern>'
+  [ "$(grep -oF "$pattern" "$content/ssg-debian12-ds.xml" | wc -l)" = 1 ] \
+    && [ "$(grep -oF "$augenrules" "$content/ssg-debian12-ds.xml" | wc -l)" = 1 ] \
+    || { echo "openscap: a pattern this script widens is not where it expects it"; exit 1; }
+  sed -e 's/>^12\.\[0-9\]+\$</>^1[23].[0-9]+$</' \
+    -e 's/|Requires=augenrules\.service)</|Requires=(?:augenrules|audit-rules)\.service)</' \
+    "$content/ssg-debian12-ds.xml" > "$content/ssg-debian12-ds-as-12.xml"
   datastreams+=(ssg-debian12-ds-as-12.xml)
 fi
 

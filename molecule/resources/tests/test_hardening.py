@@ -425,12 +425,15 @@ def test_audit_rules_are_written_and_auditd_stays_off_in_a_container(host):
     lines = [line for line in rules.content_string.splitlines() if not line.startswith("#")]
     role_rules = [rule for rule in HARDENING_VARS["__hardening_audit_rules"] if not rule.startswith("#")]
     assert len(role_rules) >= 30 and lines[:len(role_rules)] == role_rules
-    watched = {line.split()[1] for line in lines[len(role_rules):]}
+    # Then the watch on sudo's log (the sudo concern is on wherever the role runs in the scenarios).
+    assert lines[len(role_rules)] == f"-w {HARDENING_DEFAULTS['hardening_sudo_logfile']} -p wa -k sudo-log"
+    lines = lines[len(role_rules) + 1:]
+    watched = {line.split()[1] for line in lines}
     groups = _groups(host)
     expected = ({"/opt/mathesar/shared/config"} if "mathesar_app" in groups else set()) | (
         {"/etc/postgresql"} if "mathesar_db" in groups else set())
     assert expected <= watched, watched
-    assert all(line.endswith("-p wa -k mathesar-deploy-watched") for line in lines[len(role_rules):])
+    assert all(line.endswith("-p wa -k mathesar-deploy-watched") for line in lines)
     if _in_container(host):
         for unit in ("auditd", "audit-rules"):
             assert host.run(f"systemctl is-failed {unit}").stdout.strip() != "failed", unit
