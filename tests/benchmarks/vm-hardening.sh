@@ -72,22 +72,7 @@ wait_ssh() {
 lynis() {
   vm 'lynis audit system --quick --no-colors >/dev/null 2>&1; cat /var/log/lynis-report.dat' > "$out/lynis-$1-report.dat"
   vm 'cat /var/log/lynis.log' > "$out/lynis-$1.log"
-  python3 - "$out/lynis-$1-report.dat" "$out/lynis-$1.log" "$1" <<'EOF'
-import re, sys
-report, log, label = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3]
-index = re.search(r'^hardening_index=(\d+)', report, re.M).group(1)
-version = re.search(r'^lynis_version=(.*)$', report, re.M).group(1)
-left, test = {}, '?'
-for line in log.splitlines():
-    found = re.search(r'Performing test ID (\S+)', line)
-    if found:
-        test = found.group(1)
-    found = re.search(r'partial number of hardening points \((\d+) of (\d+)\)', line)
-    if found and int(found.group(2)) > int(found.group(1)):
-        left[test] = left.get(test, 0) + int(found.group(2)) - int(found.group(1))
-points = ', '.join(f'{t} {n}' for t, n in sorted(left.items(), key=lambda item: -item[1]))
-print(f'lynis {label}: hardening_index {index} (Lynis {version}); points not given: {points}')
-EOF
+  python3 molecule/resources/tests/lynis_report.py "$out/lynis-$1-report.dat" "$out/lynis-$1.log" "$1"
 }
 timed() {
   local label=$1 start=$SECONDS

@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import ansible_mitogen
+import lynis_report
 import pytest
 from conftest import open_tcp_ports, output, probe_listener, recap, run_converge, tcp_connects
 
@@ -173,32 +174,14 @@ def test_preflight_refuses_when_the_connecting_user_has_no_key(host, tmp_path):
     _assert_refused_untouched(host, run, before, "a login with a key alone failed")
 
 
-def _lynis_points_left(log):
-    """{test id: hardening points not given} from a Lynis log: what the figure still misses, and where."""
-    left, test = {}, "?"
-    for line in log.splitlines():
-        found = re.search(r"Performing test ID (\S+)", line)
-        if found:
-            test = found.group(1)
-        found = re.search(r"partial number of hardening points \((\d+) of (\d+)\)", line)
-        if found and int(found.group(2)) > int(found.group(1)):
-            left[test] = left.get(test, 0) + int(found.group(2)) - int(found.group(1))
-    return dict(sorted(left.items(), key=lambda item: -item[1]))
-
-
-def _lynis_index(text):
-    values = dict(re.findall(r"^(hardening_index|lynis_version)=(.*)$", text, re.M))
-    return int(values["hardening_index"]), values["lynis_version"]
-
-
 def test_lynis_hardening_index(host, capsys):
     """Lynis on the same container as in prepare (bare image with sshd), now hardened with Mathesar running."""
-    before, version = _lynis_index((EPHEMERAL / "lynis-before.txt").read_text())
+    before, version = lynis_report.index((EPHEMERAL / "lynis-before.txt").read_text())
     audit = host.run("lynis audit system --quick --no-colors")
     assert audit.rc == 0, audit.stderr
-    after, _ = _lynis_index(host.run("grep -E '^(hardening_index|lynis_version)=' /var/log/lynis-report.dat").stdout)
+    after, _ = lynis_report.index(host.run("grep -E '^(hardening_index|lynis_version)=' /var/log/lynis-report.dat").stdout)
     release = host.system_info.codename
-    left = _lynis_points_left(host.file("/var/log/lynis.log").content_string)
+    left = lynis_report.points_left(host.file("/var/log/lynis.log").content_string)
     with capsys.disabled():
         print(f"\nLYNIS {version} on Debian {release}: hardening_index before={before} after={after}")
         print(f"LYNIS points not given, per test: {left}")
