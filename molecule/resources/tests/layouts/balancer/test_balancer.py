@@ -60,9 +60,20 @@ def _recorded_twice(db):
                 database="mathesar_django")
 
 
+def _failed(codes):
+    """The answers of a load loop that are not 200 (curl's 000: no answer at all)."""
+    return [code for code in codes if code != "200"]
+
+
+def _none_failed(codes):
+    """A load loop that ran (at least 16 requests) and had every request answered 200."""
+    failed = _failed(codes)
+    assert len(codes) >= 16 and not failed, (len(codes), sorted(set(failed)))
+
+
 def _report(disruption, codes):
     """A disruption's failed requests, as a warning in pytest's summary (reported, not held to a number)."""
-    failed = [code for code in codes if code != "200"]
+    failed = _failed(codes)
     warnings.warn(f"{disruption} under load through the balancer: {len(failed)} of {len(codes)} requests failed "
                   f"({', '.join(sorted(set(failed))) or 'none'})")
 
@@ -161,8 +172,7 @@ def test_a_configuration_rerun_drops_no_request(lb, app_hosts, admin, settings):
     after = {app.backend.get_hostname(): app.check_output("systemctl show -p MainPID --value mathesar")
              for app in app_hosts}
     assert all(after[name] != before[name] for name in before), "gunicorn did not restart on every app host"
-    failed = [code for code in codes if code != "200"]
-    assert len(codes) >= 16 and not failed, (len(codes), sorted(set(failed)))
+    _none_failed(codes)
     assert "error" not in admin.rpc("databases.configured.list")
     # Left on 59: the upgrade's runs below (the last checks) go back to the inventory's configuration as well.
 
@@ -177,9 +187,8 @@ def test_a_lost_app_host_drops_no_request(lb, app_hosts, admin, settings):
     time.sleep(5)
     subprocess.run(["docker", "kill", name], check=True, capture_output=True)
     codes = load.codes()
-    failed = [code for code in codes if code != "200"]
     try:
-        assert len(codes) >= 16 and not failed, (len(codes), sorted(set(failed)))
+        _none_failed(codes)
         assert "error" not in admin.rpc("databases.configured.list")
     finally:
         subprocess.run(["docker", "start", name], check=True, capture_output=True)
