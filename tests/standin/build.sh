@@ -40,7 +40,8 @@ cp -R "${here}/src/mathesar/static/." "${root}/mathesar/static/"
 
 sed -i "s/^__version__ = .*/__version__ = \"${version}\"/" "${root}/mathesar/__init__.py"
 mkdir -p "${root}/mathesar/static/mathesar/assets"
-python3 "${here}/gen_bundle.py" "${root}/mathesar/static/mathesar/assets/main.js" "mathesar-standin"
+# Seeded by the minor release: another release, another bundle (and hashed name), as with the real one.
+python3 "${here}/gen_bundle.py" "${root}/mathesar/static/mathesar/assets/main.js" "mathesar-standin-${variant}"
 
 previous=0002_database_nickname
 if [[ "${extra}" == true ]]; then

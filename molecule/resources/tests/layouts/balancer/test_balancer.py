@@ -263,6 +263,17 @@ def _balanced_over(lb, app_hosts):
     return [app.backend.get_hostname() for app in app_hosts if gunicorn_address(app) in line.split()]
 
 
+# The example inventory's mathesar_lb_static_root: where a balancer that is not an app host keeps the static files.
+LB_STATIC = "/var/www/mathesar-static"
+
+
+def _static_files(host, folder):
+    """The files below folder (their .gz copies left out), as paths relative to it."""
+    listing = host.run(f"cd {folder} && find . -type f ! -name '*.gz' -printf '%P\\n'")
+    assert listing.rc == 0, listing.stderr
+    return set(listing.stdout.split())
+
+
 def test_a_failed_switch_stops_the_rolling_upgrade(lb, app_hosts, admin, settings, standin_only, upgrade_archive):
     """An upgrade from 0.10 to 0.11 under load, rolling: the primary migrates while 0.10 serves on, then the app
     hosts switch one at a time, each left out by the balancer meanwhile. app2's new release does not start (a fault
@@ -291,6 +302,18 @@ def test_a_failed_switch_stops_the_rolling_upgrade(lb, app_hosts, admin, setting
     assert sorted(_balanced_over(lb, app_hosts)) == sorted(app.backend.get_hostname() for app in app_hosts)
     assert _all_answer(lb, app_hosts, settings), "an app host does not answer after the failed switch"
     _no_error_answer("Failed rolling upgrade", codes)
+    # Two releases serve at once: the balancer has the static files of both (each app host's pages name its own).
+    served = _static_files(lb, LB_STATIC)
+    for app in app_hosts:
+        missing = _static_files(app, "/opt/mathesar/current/static") - served
+        assert not missing, (app.backend.get_hostname(), sorted(missing)[:5])
+    before_only = sorted(_static_files(other, "/opt/mathesar/current/static")
+                         - _static_files(primary, "/opt/mathesar/current/static"))
+    assert before_only, "both releases collect the same files: the check below would prove nothing"
+    domain = settings["domain"]
+    status = lb.run(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {SITE_CA} --resolve {domain}:443:127.0.0.1 "
+                    f"'https://{domain}/static/{before_only[0]}'")
+    assert status.stdout == "200", (before_only[0], status.stdout)
     assert "error" not in admin.rpc("databases.configured.list")
 
 
