@@ -123,7 +123,11 @@ checks() {
   check "auditd" 'set -e; systemctl is-active auditd >/dev/null
     n=$(auditctl -l | wc -l); want=$(grep -c "^-[aw] " /etc/audit/rules.d/50-mathesar-deploy.rules)
     [ "$n" = "$want" ] || { echo "$n rules loaded, the file has $want"; exit 1; }
-    touch /etc/sudoers.d/vm-check && rm /etc/sudoers.d/vm-check; sleep 1
+    touch /etc/sudoers.d/vm-check && rm /etc/sudoers.d/vm-check
+    # auditd writes the record a moment later; under emulation on a busy host, seconds later.
+    for i in $(seq 1 30); do
+      ausearch --input /var/log/audit/audit.log -k scope -f /etc/sudoers.d/vm-check >/dev/null 2>&1 && break; sleep 1
+    done
     ausearch --input /var/log/audit/audit.log -k scope -f /etc/sudoers.d/vm-check >/dev/null; echo "$n rules loaded; the write to /etc/sudoers.d recorded (ausearch -k scope)"'
   check "chrony" 'set -e; for i in $(seq 1 60); do chronyc -n sources | grep -q "^\^\* 10.0.2.2" && break; sleep 2; done
     chronyc -n sources | grep "^\^\* 10.0.2.2" >/dev/null; systemctl is-active systemd-timesyncd >/dev/null 2>&1 && exit 1
