@@ -126,9 +126,11 @@ checks() {
     touch /etc/sudoers.d/vm-check && rm /etc/sudoers.d/vm-check
     # auditd writes the record a moment later; under emulation on a busy host, seconds later.
     for i in $(seq 1 30); do
-      ausearch --input /var/log/audit/audit.log -k scope -f /etc/sudoers.d/vm-check >/dev/null 2>&1 && break; sleep 1
+      ausearch --input /var/log/audit/audit.log -k scope -f /etc/sudoers.d/vm-check >/dev/null 2>&1 && break
+      [ "$i" -lt 30 ] || { echo "no record of the write to /etc/sudoers.d after 30 s"; exit 1; }
+      sleep 1
     done
-    ausearch --input /var/log/audit/audit.log -k scope -f /etc/sudoers.d/vm-check >/dev/null; echo "$n rules loaded; the write to /etc/sudoers.d recorded (ausearch -k scope)"'
+    echo "$n rules loaded; the write to /etc/sudoers.d recorded (ausearch -k scope)"'
   check "chrony" 'set -e; for i in $(seq 1 60); do chronyc -n sources | grep -q "^\^\* 10.0.2.2" && break; sleep 2; done
     chronyc -n sources | grep "^\^\* 10.0.2.2" >/dev/null; systemctl is-active systemd-timesyncd >/dev/null 2>&1 && exit 1
     echo "synchronised with $(chronyc -n sources | grep "^\^\*" | cut -c1-40 | tr -s " "); $(chronyc tracking | grep "Leap status")"'
