@@ -161,6 +161,15 @@ def smtp_listeners(host):
     return {line.split()[3] for line in listed.stdout.splitlines() if line.split()[3].endswith(":25")}
 
 
+def served_by(app_hosts, marker):
+    """How many requests carrying marker each app host's gunicorn logged (its access log is in the journal)."""
+    counts = {}
+    for app in app_hosts:
+        log = app.run("journalctl -u mathesar --no-pager -n 5000 -o cat").stdout
+        counts[app.backend.get_hostname()] = log.count(marker)
+    return counts
+
+
 def hosts_in_group(group):
     """Every test host of an inventory group, in the inventory's order."""
     return [testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])

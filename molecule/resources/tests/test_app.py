@@ -8,7 +8,8 @@ import time
 import uuid
 
 import pytest
-from conftest import BALANCED, PROXY_GROUP, LoadLoop, gunicorn_address, gunicorn_status, host_in_group, psql
+from conftest import (BALANCED, PROXY_GROUP, LoadLoop, gunicorn_address, gunicorn_status, host_in_group, psql,
+                      served_by)
 
 testinfra_hosts = [PROXY_GROUP]
 
@@ -87,22 +88,18 @@ def test_static_asset_compressed_and_cached(admin):
     assert "max-age=315360000" in cache and "immutable" in cache
 
 
-def _logged_by_an_app_host(app_hosts, marker):
-    return any(marker in app.run("journalctl -u mathesar --no-pager -n 2000").stdout for app in app_hosts)
-
-
 def test_static_files_are_served_by_the_proxy(admin, app_hosts):
     # reverse_proxy_static_root: the proxy answers /static/ from disk; no gunicorn's access log sees the request. A
     # balancer that is not an app host serves its own copy of the release's files (reverse_proxy_static_archives).
     marker = uuid.uuid4().hex
     response = admin.request("GET", f"{admin.static_bundle_path()}?probe={marker}")
     assert response.status == 200
-    assert not _logged_by_an_app_host(app_hosts, marker)
+    assert not any(served_by(app_hosts, marker).values())
     # The control: a request that does reach the app shows up there.
     admin.request("GET", f"/auth/login/?probe={marker}")
     found = False
     for _ in range(10):
-        if _logged_by_an_app_host(app_hosts, marker):
+        if any(served_by(app_hosts, marker).values()):
             found = True
             break
         time.sleep(0.5)

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 from conftest import (REPO, SITE_CA, LoadLoop, gunicorn_address, gunicorn_status, host_in_group, hosts_in_group,
-                      is_primary, output, pg_unit, psql, run_converge, site_status, tcp_connects)
+                      is_primary, output, pg_unit, psql, run_converge, served_by, site_status, tcp_connects)
 from mathesar_client import Client
 
 # The release the upgrade check goes to from the scenario's 0.10: a 0.11 stand-in, with 0.11's migration.
@@ -24,15 +24,6 @@ testinfra_hosts = ["mathesar_lb"]
 @pytest.fixture(scope="module")
 def lb():
     return hosts_in_group("mathesar_lb")[0]
-
-
-def _served_by(app_hosts, marker):
-    """How many requests carrying marker each app host's gunicorn logged (its access log is in the journal)."""
-    counts = {}
-    for app in app_hosts:
-        log = app.run("journalctl -u mathesar --no-pager -n 5000 -o cat").stdout
-        counts[app.backend.get_hostname()] = log.count(marker)
-    return counts
 
 
 def _all_answer(lb, app_hosts, settings):
@@ -99,7 +90,7 @@ def test_requests_spread_over_both_app_hosts(lb, app_hosts, settings):
     marker = f"spread-{uuid.uuid4().hex}"
     for n in range(24):
         site_status(lb, settings["domain"], f"?{marker}={n}")
-    counts = _served_by(app_hosts, marker)
+    counts = served_by(app_hosts, marker)
     assert sum(counts.values()) == 24 and all(counts.values()), counts
 
 
@@ -115,7 +106,7 @@ def test_a_browser_stays_on_one_app_host(lb, app_hosts, settings):
             assert browser.request("GET", f"/auth/login/?{marker}={n}").status == 200
     finally:
         browser.close()
-    counts = _served_by(app_hosts, marker)
+    counts = served_by(app_hosts, marker)
     assert sorted(counts.values()) == [0, 12], counts
 
 
@@ -201,10 +192,10 @@ def test_a_lost_app_host_drops_no_request(lb, app_hosts, admin, settings):
     marker = f"back-{uuid.uuid4().hex}"
     for _ in range(30):
         site_status(lb, settings["domain"], f"?{marker}")
-        if _served_by([lost], marker)[name]:
+        if served_by([lost], marker)[name]:
             break
         time.sleep(2)
-    assert _served_by([lost], marker)[name], "the balancer did not send requests to the returning host"
+    assert served_by([lost], marker)[name], "the balancer did not send requests to the returning host"
 
 
 def test_a_database_restart_under_load_is_reported(lb, admin, settings):
