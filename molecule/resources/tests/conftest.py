@@ -42,6 +42,9 @@ APP_GROUP = os.environ.get("MATHESAR_TEST_APP_GROUP", "mathesar_app")
 PROXY_GROUP = os.environ.get("MATHESAR_TEST_PROXY_GROUP", APP_GROUP)
 BALANCED = PROXY_GROUP != APP_GROUP
 
+# The collection's CAs on the controller (mathesar_pki_dir in ../vars/test-overrides.yml).
+TEST_PKI = pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "pki"
+
 
 # Layout folders whose tests change the installation (upgrades, restore, uninstall, a lost host): they run after
 # all others.

@@ -4,13 +4,12 @@ through a real challenge and chains to Pebble's root, a re-run orders no new one
 and a run whose certificate cannot be issued fails with the proxy's reason and the fix."""
 
 import os
-import pathlib
 import re
 import subprocess
 import time
 
 import pytest
-from conftest import REPO, RESOURCES, SITE_CA, host_in_group, output, recap, run_converge, run_playbook
+from conftest import REPO, RESOURCES, SITE_CA, TEST_PKI, host_in_group, output, recap, run_converge, run_playbook
 
 testinfra_hosts = ["mathesar_app"]
 
@@ -75,7 +74,7 @@ def test_your_own_certificate_replaces_the_acme_one_and_back(acme, host, setting
         pytest.skip("SKIPPED LOUDLY: on Caddy, files mode runs in the external_db scenario and this switch would cost "
                     "two more runs over SSH here (CI time budget); day_two makes it on nginx")
     domain = settings["domain"]
-    pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki" / "site"
+    pki = TEST_PKI / "site"
     if not (pki / "fullchain.crt").exists():
         subprocess.run([os.path.join(os.environ["VIRTUAL_ENV"], "bin", "python"),
                         str(REPO / "tests" / "testbed" / "site_pki.py"), str(pki), domain], check=True)

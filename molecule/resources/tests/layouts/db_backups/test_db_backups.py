@@ -10,14 +10,13 @@ replaces the DB host's container).
 import datetime
 import json
 import os
-import pathlib
 import shlex
 import subprocess
 import time
 import uuid
 
 import pytest
-from conftest import (SITE_CA, _load_vault, host_in_group, name_in_group, not_after, output, psql,
+from conftest import (SITE_CA, TEST_PKI, _load_vault, host_in_group, name_in_group, not_after, output, psql,
                       run_playbook, sign_short_lived_certificate)
 from mathesar_client import Client
 
@@ -147,7 +146,7 @@ def test_a_certificate_about_to_expire_is_renewed(db, backup):
     pgbackrest role's TLS tasks signs a new one, installs it and restarts the TLS server, and WAL still reaches both
     repositories."""
     name = name_in_group("mathesar_backup")
-    pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki" / "pgbackrest"
+    pki = TEST_PKI / "pgbackrest"
     crt = pki / f"{name}.crt"
     short = sign_short_lived_certificate(pki, name)
     installed = backup.run(f"printf %s {shlex.quote(short.decode())} > /etc/pgbackrest/tls/host.crt && "

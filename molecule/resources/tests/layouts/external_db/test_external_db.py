@@ -3,14 +3,12 @@ refusal of a pg_dump older than the server, the renewal of the server certificat
 mode (the managed server's fixture uses that mode), and the proxy serving your own certificate (files mode)."""
 
 import datetime
-import os
-import pathlib
 import shlex
 import sys
 import time
 
-from conftest import (REPO, fresh_db_connection, host_in_group, name_in_group, not_after, output, pg_conf_dir, pg_unit,
-                      psql, run_converge, run_playbook, sign_short_lived_certificate)
+from conftest import (REPO, TEST_PKI, fresh_db_connection, host_in_group, name_in_group, not_after, output, pg_conf_dir,
+                      pg_unit, psql, run_converge, run_playbook, sign_short_lived_certificate)
 from cryptography import x509
 
 sys.path.insert(0, str(REPO / "tests" / "testbed"))
@@ -69,7 +67,7 @@ def test_server_certificate_is_renewed_before_it_expires():
     postgres role in ca mode) first gets a certificate valid for 5 more days, as after 820 days."""
     db, app = host_in_group("managed_db"), host_in_group("mathesar_app")
     name = name_in_group("managed_db")
-    pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki"
+    pki = TEST_PKI
     crt = pki / f"{name}.crt"
     short = sign_short_lived_certificate(pki, name)
     installed = db.run(f"printf %s {shlex.quote(short.decode())} > {pg_conf_dir(db)}/mathesar-deploy-server.crt && "
@@ -101,7 +99,7 @@ def test_own_certificate_is_served_with_its_chain_and_replaced(settings):
     and takes a new certificate and key on the next run (here a whole new test PKI; converge copies its root for the
     checks that follow)."""
     app = host_in_group("mathesar_app")
-    pki = pathlib.Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "pki" / "site"
+    pki = TEST_PKI / "site"
     assert "".join(_served_chain(app, settings)) == (pki / "fullchain.crt").read_text()
     for path in ("/etc/caddy/tls/site.crt", "/etc/caddy/tls/site.key"):
         installed = app.file(path)
