@@ -7,11 +7,12 @@
 #                            hardening checks, Lynis (Debian 12)
 #   separate_hosts@trixie    DB host + app host, both hardened, --check --diff (Debian 13)
 #   external_db@trixie       app host + a managed PostgreSQL (Debian 13)
-#   balancer@trixie          load balancer + two app hosts + DB host: spread, stickiness, firewall, a re-run, a
-#                            lost app host, a DB restart and an upgrade 0.10 -> 0.11 under load (Debian 13)
+#   balancer@trixie          two load balancers (Caddy, nginx) + two app hosts + DB host: spread, stickiness,
+#                            firewall, a re-run, a lost app host, a DB restart and an upgrade 0.10 -> 0.11 under
+#                            load (Debian 13)
 #   day_two@trixie           same-host layout: shared end-to-end suite, --check --diff, then upgrade/rollback,
 #                            backup/restore, uninstall (Debian 13)
-# With WITH_UNIT=1 (as `make test` calls it) the plan starts with unit@controller: `make unit` in lane 1.
+# With WITH_UNIT=1 (as `make test` calls it) the plan starts with unit@controller: `make unit` in lane 2.
 # same_host (same-host layout, hardened, over Docker: the quickest full check while developing) runs when named:
 #   tests/testbed/run-scenarios.sh same_host          (SUITES="trixie bookworm" for both; default trixie)
 # SUITES also names the suites of hardening. Scenarios: same_host, hardening, separate_hosts, balancer, external_db,

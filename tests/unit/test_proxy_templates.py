@@ -1,6 +1,6 @@
 """The proxy role's Caddyfile and nginx site with several app servers, some drained (reverse_proxy_drained_hosts),
-rendered by Ansible on the controller with the role's defaults and vars. The scenarios run Caddy's draining; no
-scenario balances with nginx, so its `down` marking is checked here. Also the Content-Security-Policy line of
+rendered by Ansible on the controller with the role's defaults and vars: the exact lines, which the balancer
+scenario's rolling upgrade (Caddy and nginx balancers) only sees at work. Also the Content-Security-Policy line of
 both (the scenarios check the header Caddy and nginx send with the default)."""
 
 import json

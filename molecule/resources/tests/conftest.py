@@ -2,6 +2,7 @@
 
 import contextlib
 import datetime
+import functools
 import os
 import pathlib
 import re
@@ -44,6 +45,26 @@ BALANCED = PROXY_GROUP != APP_GROUP
 
 # The collection's CAs on the controller (mathesar_pki_dir in ../vars/test-overrides.yml).
 TEST_PKI = pathlib.Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "pki"
+
+# The balancer scenario's second balancer (group test_nginx_lb, vars/test-balancer.yml) runs nginx with a test PKI's
+# certificate, whose root site-pki.yml puts there; every other proxy host runs settings["proxy"] with SITE_CA.
+NGINX_LB_GROUP = "test_nginx_lb"
+FILES_MODE_SITE_CA = "/root/mathesar-test-site-root.crt"
+
+
+def on_nginx_lb(host):
+    """Whether host is the balancer scenario's nginx balancer."""
+    return host.backend.get_hostname() in names_in_group(NGINX_LB_GROUP)
+
+
+def site_ca(host):
+    """The root that the site's certificate on host chains to (a path on host)."""
+    return FILES_MODE_SITE_CA if on_nginx_lb(host) else SITE_CA
+
+
+def proxy_of(host, settings):
+    """The proxy backend on host: caddy or nginx."""
+    return "nginx" if on_nginx_lb(host) else settings["proxy"]
 
 
 # Layout folders whose tests change the installation (upgrades, restore, uninstall, a lost host): they run after
@@ -105,7 +126,7 @@ def settings():
 
 @pytest.fixture()
 def client(host, settings):
-    c = Client(host, settings["domain"], SITE_CA)
+    c = Client(host, settings["domain"], site_ca(host))
     yield c
     c.close()
 
@@ -150,9 +171,16 @@ def recap(output):
     return re.findall(r"changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
 
 
+@functools.cache
+def names_in_group(group):
+    """The inventory names of an inventory group's test hosts, in the inventory's order (read once: ansible-inventory
+    runs for it)."""
+    return tuple(AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group))
+
+
 def name_in_group(group):
     """The inventory name of the one test host of an inventory group."""
-    names = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group)
+    names = names_in_group(group)
     assert len(names) == 1, (group, names)
     return names[0]
 
@@ -176,7 +204,7 @@ def served_by(app_hosts, marker):
 def hosts_in_group(group):
     """Every test host of an inventory group, in the inventory's order."""
     return [testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
-            for name in AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group)]
+            for name in names_in_group(group)]
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +216,7 @@ def app_hosts():
 def is_primary(host):
     """Whether host is the app host that runs what happens once per deployment: the first of the group, as
     playbooks/vars/host_roles.yml decides."""
-    return host.backend.get_hostname() == AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(APP_GROUP)[0]
+    return host.backend.get_hostname() == names_in_group(APP_GROUP)[0]
 
 
 def gunicorn_address(app_host):
@@ -200,7 +228,8 @@ def gunicorn_address(app_host):
 
 def site_status(client, domain, query=""):
     """The status of the login page through the site's proxy on client (its loopback), the site's CA checked."""
-    return client.run(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {SITE_CA} --resolve {domain}:443:127.0.0.1 "
+    return client.run(f"curl -s -o /dev/null -w '%{{http_code}}' --cacert {site_ca(client)} "
+                      f"--resolve {domain}:443:127.0.0.1 "
                       f"'https://{domain}/auth/login/{query}'").stdout
 
 
@@ -220,7 +249,7 @@ class LoadLoop:
         self.out = client.check_output("mktemp -d")
         script = (f"end=$((SECONDS + {seconds})); for w in $(seq {clients}); do "
                   f"(while [ $SECONDS -lt $end ] && [ ! -e {self.out}/stop ]; do "
-                  f"curl -s -o /dev/null -w '%{{http_code}}\\n' --max-time 30 --cacert {SITE_CA} "
+                  f"curl -s -o /dev/null -w '%{{http_code}}\\n' --max-time 30 --cacert {site_ca(client)} "
                   f"--resolve {domain}:443:{address} https://{domain}{path} || true; done > {self.out}/$w) & done; "
                   f"wait; touch {self.out}/done")
         started = client.run(f"setsid -f bash -c {shlex.quote(script)} > /dev/null 2>&1 < /dev/null")

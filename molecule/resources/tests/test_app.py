@@ -8,8 +8,8 @@ import time
 import uuid
 
 import pytest
-from conftest import (BALANCED, PROXY_GROUP, LoadLoop, gunicorn_address, gunicorn_status, host_in_group, psql,
-                      served_by)
+from conftest import (BALANCED, PROXY_GROUP, LoadLoop, gunicorn_address, gunicorn_status, host_in_group, proxy_of,
+                      psql, served_by)
 
 testinfra_hosts = [PROXY_GROUP]
 
@@ -232,5 +232,5 @@ def test_a_restart_drops_no_request(host, settings, app_hosts):
 @pytest.mark.parametrize("unit", ["mathesar", "mathesar.socket", "proxy"])
 def test_services_enabled_and_running(host, settings, app_hosts, unit):
     for on in [host] if unit == "proxy" else app_hosts:
-        service = on.service(settings["proxy"] if unit == "proxy" else unit)
+        service = on.service(proxy_of(on, settings) if unit == "proxy" else unit)
         assert service.is_enabled and service.is_running, (on.backend.get_hostname(), unit)

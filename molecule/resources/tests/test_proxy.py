@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from conftest import PROXY_GROUP, SITE_CA
+from conftest import PROXY_GROUP, proxy_of, site_ca
 
 testinfra_hosts = [PROXY_GROUP]
 
@@ -21,17 +21,23 @@ ADMIN_CONFIG = f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Host: ' --unix-soc
 
 
 @pytest.fixture()
-def caddy_only(settings):
-    if settings["proxy"] != "caddy":
-        pytest.skip(f"SKIPPED LOUDLY: a check of Caddy's admin API; this scenario's proxy is {settings['proxy']} "
+def proxy(host, settings):
+    """The proxy backend on the test's host."""
+    return proxy_of(host, settings)
+
+
+@pytest.fixture()
+def caddy_only(proxy):
+    if proxy != "caddy":
+        pytest.skip(f"SKIPPED LOUDLY: a check of Caddy's admin API; this host's proxy is {proxy} "
                     "(test_nginx_is_controlled_by_root_only checks its control)")
 
 
-def test_nginx_is_controlled_by_root_only(host, settings):
+def test_nginx_is_controlled_by_root_only(host, proxy):
     """nginx has no control API: its master (root) takes signals from root alone, and it listens on 80 and 443
     only."""
-    if settings["proxy"] != "nginx":
-        pytest.skip(f"SKIPPED LOUDLY: a check of nginx; this scenario's proxy is {settings['proxy']} "
+    if proxy != "nginx":
+        pytest.skip(f"SKIPPED LOUDLY: a check of nginx; this host's proxy is {proxy} "
                     "(the admin API checks above cover Caddy)")
     master = host.check_output("systemctl show -p MainPID --value nginx")
     assert host.check_output(f"ps -o user= -p {master}") == "root"
@@ -70,7 +76,7 @@ def test_caddy_reloads_through_the_socket(host, caddy_only):
 def _curl(host, settings, url, host_header=None, resolve_port=None):
     domain = settings["domain"]
     argv = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--max-time", "15",
-            "--cacert", SITE_CA]
+            "--cacert", site_ca(host)]
     if resolve_port:
         argv += ["--resolve", f"{domain}:{resolve_port}:127.0.0.1"]
     if host_header:
@@ -103,6 +109,6 @@ def test_unknown_host_over_https_is_refused(host, settings):
 
 def test_https_speaks_http2(host, settings):
     # Browsers load the app's page, bundles and RPC calls over one multiplexed connection (ALPN h2), on both backends.
-    version = host.run(f"curl -sS -o /dev/null -w '%{{http_version}}' --http2 --max-time 15 --cacert {SITE_CA} "
+    version = host.run(f"curl -sS -o /dev/null -w '%{{http_version}}' --http2 --max-time 15 --cacert {site_ca(host)} "
                        f"--resolve {settings['domain']}:443:127.0.0.1 https://{settings['domain']}/auth/login/")
     assert version.rc == 0 and version.stdout == "2", (version.rc, version.stdout, version.stderr)
