@@ -38,7 +38,7 @@ if [ -n "$only" ]; then
   plan=("${filtered[@]}")
 fi
 # WITH_UNIT=1 (`make test`): the unit and preflight tests (`make unit`, playbook runs on the controller) run first in
-# lane 2, beside lane 1's scenarios, instead of before both lanes: lane 2 is the shorter one.
+# lane 2, beside lane 1's scenarios, instead of before both lanes (counted in when the lanes were chosen).
 [ "${WITH_UNIT:-0}" = 1 ] && plan=("unit@controller" "${plan[@]}")
 
 tests/testbed/docker-engine.sh || exit 1
@@ -73,8 +73,8 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 
 # Two lanes at once by default; JOBS=1 runs one scenario after the other, with its output on the console. Each
 # scenario has a test network of its own (or Docker's default bridge), so any two can run at once; the lanes are
-# chosen to take about the same time: separate_hosts and balancer in lane 1, the unit tests and the other scenarios
-# in lane 2 (docs/benchmarks.md has each scenario's time in a lane).
+# chosen to take about the same time: separate_hosts, hardening and external_db in lane 1, the unit tests, balancer
+# and day_two in lane 2 (docs/benchmarks.md has each scenario's time in a lane).
 # Measured on the 2-core test bed (2026-12-01, idle otherwise): one playbook run keeps about one core busy (the
 # controller, dockerd and the target's module take turns), so two at once share the cores well. Two fresh
 # converges of the same-host layout at once took 192 s each (161 s alone); two no-op re-runs 75 s each (60 s alone):
@@ -83,7 +83,7 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 jobs=${JOBS:-2}
 lane_of() {
   [ "$jobs" -le 1 ] && { echo 1; return; }
-  case "$1" in separate_hosts|balancer|same_host) echo 1 ;; *) echo 2 ;; esac
+  case "$1" in separate_hosts|hardening|external_db|same_host) echo 1 ;; *) echo 2 ;; esac
 }
 results="$logs/results"
 : > "$results"

@@ -121,15 +121,19 @@ def test_check_diff_run_is_clean():
     assert hosts and all(changed == "0" and failed == "0" for changed, failed in hosts), run.stdout[-3000:]
 
 
-def test_secret_key_change_is_refused(host, settings):
-    """A re-run with another SECRET_KEY must fail before touching the environment file."""
+def test_secret_key_change_is_refused(host, settings, app_hosts):
+    """A re-run with another SECRET_KEY must fail before touching the environment file of any app host. The run
+    goes to every app host at once, so it runs in the primary's turn and checks each one's file."""
+    if not is_primary(host):
+        pytest.skip("SKIPPED LOUDLY: the primary's turn of this check re-runs on every app host and reads each one's "
+                    "environment file")
     env_path = f"{settings['root']}/shared/config/mathesar.env"
-    before = host.file(env_path).sha256sum
+    before = {app.backend.get_hostname(): app.file(env_path).sha256sum for app in app_hosts}
     run = run_converge("--tags", "mathesar_app_config", "-e", "mathesar_app_secret_key=" + "x" * 50)
     assert run.returncode != 0, run.stdout[-2000:]
     # ansible-core 2.19 prints task failures on stderr.
     assert "differs from the SECRET_KEY this installation already uses" in run.stdout + run.stderr
-    assert host.file(env_path).sha256sum == before
+    assert {app.backend.get_hostname(): app.file(env_path).sha256sum for app in app_hosts} == before
 
 
 def test_scheduled_backup_dumps_the_database_over_the_service_connection(host):
