@@ -73,8 +73,9 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 
 # Two lanes at once by default; JOBS=1 runs one scenario after the other, with its output on the console. Each
 # scenario has a test network of its own (or Docker's default bridge), so any two can run at once; the lanes are
-# chosen to take about the same time: separate_hosts, hardening and external_db in lane 1, the unit tests, balancer
-# and day_two in lane 2 (docs/benchmarks.md has each scenario's time in a lane).
+# chosen to take about the same time: separate_hosts and balancer in lane 1, the unit tests and the other scenarios
+# in lane 2 (docs/benchmarks.md has each scenario's time in a lane). The two heaviest run one after the other: run at
+# the same time, one in each lane, both took longer.
 # Measured on the 2-core test bed (2026-12-01, idle otherwise): one playbook run keeps about one core busy (the
 # controller, dockerd and the target's module take turns), so two at once share the cores well. Two fresh
 # converges of the same-host layout at once took 192 s each (161 s alone); two no-op re-runs 75 s each (60 s alone):
@@ -83,7 +84,7 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 jobs=${JOBS:-2}
 lane_of() {
   [ "$jobs" -le 1 ] && { echo 1; return; }
-  case "$1" in separate_hosts|hardening|external_db|same_host) echo 1 ;; *) echo 2 ;; esac
+  case "$1" in separate_hosts|balancer|same_host) echo 1 ;; *) echo 2 ;; esac
 }
 results="$logs/results"
 : > "$results"
