@@ -173,8 +173,8 @@ def recap(output):
 
 @functools.cache
 def names_in_group(group):
-    """The inventory names of an inventory group's test hosts, in the inventory's order (read once: ansible-inventory
-    runs for it)."""
+    """The inventory names of an inventory group's test hosts, sorted by name as testinfra lists them (the
+    inventory's order in these scenarios; read once: ansible-inventory runs for it)."""
     return tuple(AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group))
 
 
@@ -202,7 +202,7 @@ def served_by(app_hosts, marker):
 
 
 def hosts_in_group(group):
-    """Every test host of an inventory group, in the inventory's order."""
+    """Every test host of an inventory group, in names_in_group's order."""
     return [testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
             for name in names_in_group(group)]
 

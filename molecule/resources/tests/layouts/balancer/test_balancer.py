@@ -210,7 +210,7 @@ def test_a_configuration_rerun_drops_no_request(balancers, app_hosts, admin, set
 
 
 def _served_through(balancer, app_hosts, settings):
-    """The app host that takes balancer's loopback clients now."""
+    """The app hosts that took a request of balancer's loopback clients just now (the caller expects one)."""
     marker = f"via-{uuid.uuid4().hex}"
     site_status(balancer, settings["domain"], f"?{marker}")
     return [app for app, count in zip(app_hosts, served_by(app_hosts, marker).values()) if count]
